@@ -1,0 +1,1 @@
+# backend: build rules (included from the top Makefile.am).

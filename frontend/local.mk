@@ -1,0 +1,1 @@
+# frontend: build rules (included from the top Makefile.am).

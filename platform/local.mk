@@ -1,0 +1,1 @@
+# platform: build rules (included from the top Makefile.am).

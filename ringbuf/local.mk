@@ -1,0 +1,1 @@
+# ringbuf: build rules (included from the top Makefile.am).

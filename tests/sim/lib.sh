@@ -1,0 +1,40 @@
+#!/bin/sh
+# Shared helpers for tests/sim end-to-end scripts: scratch directories and
+# process cleanup that runs on every exit path.
+#
+# Usage: . "$DRVDOM_SRCDIR/tests/sim/lib.sh"; t_init NAME; t_bg CMD...; t_pass
+
+: "${DRVDOM_BUILDDIR:=$(pwd)}"
+: "${DRVDOM_SRCDIR:=$DRVDOM_BUILDDIR}"
+
+T_PIDS=""
+
+t_cleanup() {
+    for p in $T_PIDS; do kill "$p" 2>/dev/null; done
+    for p in $T_PIDS; do wait "$p" 2>/dev/null; done
+    [ -n "${T_DIR:-}" ] && [ -z "${T_KEEP:-}" ] && rm -rf "$T_DIR"
+}
+
+# t_init NAME: a private scratch directory in $T_DIR, removed on exit.
+t_init() {
+    T_NAME=$1
+    T_DIR=$(mktemp -d "${TMPDIR:-/tmp}/drvdom-$1.XXXXXX")
+    trap t_cleanup EXIT
+    trap 'exit 1' INT TERM
+}
+
+# t_bg CMD...: start CMD in the background; it is killed on exit.
+t_bg() {
+    "$@" &
+    T_PIDS="$T_PIDS $!"
+}
+
+t_fail() {
+    echo "FAIL: $T_NAME: $*" >&2
+    exit 1
+}
+
+t_pass() {
+    echo "PASS: $T_NAME"
+    exit 0
+}

@@ -1,0 +1,1 @@
+# tests/xen: build rules (included from the top Makefile.am).

@@ -1,0 +1,1 @@
+# tools/drvdomctl: build rules (included from the top Makefile.am).

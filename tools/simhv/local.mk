@@ -1,0 +1,1 @@
+# tools/simhv: build rules (included from the top Makefile.am).

@@ -1,0 +1,1 @@
+# tools/simhv/xenstored: build rules (included from the top Makefile.am).

@@ -1,0 +1,1 @@
+# xenstore-glue: build rules (included from the top Makefile.am).
