@@ -1,0 +1,153 @@
+/*
+ * ringbuf back end: consumes requests a (possibly hostile) front end
+ * produces and publishes responses, following xen/io/ring.h's protocol.
+ *
+ * Invariants (ours, not the peer's): rsp_pushed <= rsp_prod_pvt <= req_cons
+ * and req_cons - rsp_prod_pvt <= nr_ents, all modulo 2^32. The peer's
+ * req_prod is checked against them on every read.
+ */
+#include "config.h"
+
+#include <errno.h>
+
+#include "ringbuf/ringbuf-internal.h"
+
+static int back_setup(struct ringbuf_back *r, void *sring, unsigned int order,
+                      size_t req_size, size_t rsp_size, RING_IDX start)
+{
+    uint32_t nr_ents, ent_size;
+    int rc;
+
+    rc = ringbuf_geometry(order, req_size, rsp_size, &nr_ents, &ent_size);
+    if (rc < 0)
+        return rc;
+    r->sring = sring;
+    r->ents = (uint8_t *)sring + RINGBUF_HDR_SIZE;
+    r->req_cons = start;
+    r->rsp_prod_pvt = start;
+    r->rsp_pushed = start;
+    r->nr_ents = nr_ents;
+    r->ent_size = ent_size;
+    r->req_size = (uint32_t)req_size;
+    r->rsp_size = (uint32_t)rsp_size;
+    r->broken = false;
+    return 0;
+}
+
+int ringbuf_back_init(struct ringbuf_back *r, void *sring, unsigned int order,
+                      size_t req_size, size_t rsp_size)
+{
+    return back_setup(r, sring, order, req_size, rsp_size, 0);
+}
+
+int ringbuf_back_attach(struct ringbuf_back *r, void *sring, unsigned int order,
+                        size_t req_size, size_t rsp_size)
+{
+    struct ringbuf_generic_sring *s = sring;
+    RING_IDX rsp_prod, req_prod;
+    int rc;
+
+    /* Our own last published response index: every request before it has
+     * been answered, so that is where consumption resumes. */
+    rsp_prod = ringbuf_read_idx(&s->rsp_prod);
+    req_prod = ringbuf_read_idx(&s->req_prod);
+    rc = back_setup(r, sring, order, req_size, rsp_size, rsp_prod);
+    if (rc < 0)
+        return rc;
+    if (req_prod - rsp_prod > r->nr_ents) {
+        r->broken = true;
+        return -EPROTO;
+    }
+    return 0;
+}
+
+/*
+ * Requests the peer has published and we may take: reads req_prod once and
+ * checks it. A producer index more than RING_SIZE past our last response
+ * (RING_REQUEST_PROD_OVERFLOW), or behind what we already consumed, cannot
+ * come from a correct front end: the ring is broken.
+ */
+static int back_pending(struct ringbuf_back *r)
+{
+    struct ringbuf_generic_sring *s = r->sring;
+    RING_IDX prod, total, in_flight;
+
+    prod = ringbuf_read_idx(&s->req_prod);
+    /* Read barrier: req_prod is read before the request slots it covers. */
+    xen_rmb();
+    total = prod - r->rsp_prod_pvt;
+    in_flight = r->req_cons - r->rsp_prod_pvt;
+    if (total > r->nr_ents || total < in_flight) {
+        r->broken = true;
+        return -EPROTO;
+    }
+    return (int)(total - in_flight);
+}
+
+int ringbuf_back_take(struct ringbuf_back *r, void *reqs, unsigned int max)
+{
+    int avail;
+    unsigned int n;
+
+    if (r->broken)
+        return -EPROTO;
+    avail = back_pending(r);
+    if (avail <= 0)
+        return avail;
+    n = (unsigned int)avail < max ? (unsigned int)avail : max;
+    ringbuf_copy_out(reqs, r->ents, r->nr_ents, r->ent_size, r->req_cons, n,
+                     r->req_size);
+    r->req_cons += n;
+    return (int)n;
+}
+
+int ringbuf_back_put(struct ringbuf_back *r, const void *rsp)
+{
+    if (r->broken)
+        return -EPROTO;
+    if (r->rsp_prod_pvt == r->req_cons)
+        return -ENOSPC;
+    memcpy(ringbuf_slot(r->ents, r->nr_ents, r->ent_size, r->rsp_prod_pvt), rsp,
+           r->rsp_size);
+    r->rsp_prod_pvt++;
+    return 0;
+}
+
+bool ringbuf_back_push(struct ringbuf_back *r)
+{
+    struct ringbuf_generic_sring *s = r->sring;
+    RING_IDX old = r->rsp_pushed, new = r->rsp_prod_pvt, event;
+
+    if (r->broken || old == new)
+        return false;
+    /* Write barrier: the response slots are written before rsp_prod
+     * publishes them. */
+    xen_wmb();
+    ringbuf_write_idx(&s->rsp_prod, new);
+    r->rsp_pushed = new;
+    /* Full barrier: rsp_prod is visible before we read rsp_event; pairs with
+     * the barrier in the front end's final check (write rsp_event, then
+     * read rsp_prod), so one of us sees the other's write. */
+    xen_mb();
+    event = ringbuf_read_idx(&s->rsp_event);
+    return (RING_IDX)(new - event) < (RING_IDX)(new - old);
+}
+
+int ringbuf_back_final_check(struct ringbuf_back *r)
+{
+    struct ringbuf_generic_sring *s = r->sring;
+    int avail;
+
+    if (r->broken)
+        return -EPROTO;
+    avail = back_pending(r);
+    if (avail != 0)
+        return avail;
+    /* Ask to be notified about the very next request. */
+    ringbuf_write_idx(&s->req_event, r->req_cons + 1);
+    /* Full barrier: req_event is visible before we re-read req_prod; pairs
+     * with the front end's push (write req_prod, then read req_event), so a
+     * request published meanwhile is either seen here or notified. */
+    xen_mb();
+    return back_pending(r);
+}
