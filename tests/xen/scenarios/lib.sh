@@ -1,0 +1,136 @@
+# Helpers for scenario scripts, sourced in the testbed's dom0 (busybox sh):
+#   . /share/scenarios/lib.sh
+# The share holds images/ (guest kernel and initramfs), guest/ (guest
+# workloads), bin/ and lib/ (drvdom's programs, from run --bin). A scenario
+# prints what it does, ends with "PASS" (exit 0) or calls tb_fail.
+
+TB_IMAGES=/share/images
+TB_GUEST=/share/guest
+PATH=/share/bin:$PATH
+LD_LIBRARY_PATH=/share/lib
+export PATH LD_LIBRARY_PATH
+
+tb_log() { echo "tb: $*"; }
+
+# tb_fail MSG: the scenario fails with MSG.
+tb_fail() {
+    echo "FAIL: $*"
+    exit 1
+}
+
+# tb_ramdisk OUT WORKLOAD [VAR=VALUE...]: a guest initramfs in OUT: the base
+# image plus a second (uncompressed) cpio archive holding guest/WORKLOAD as /tb/run and the
+# settings as /tb/env.
+tb_ramdisk() {
+    tb_out=$1 tb_wl=$2
+    shift 2
+    tb_d=$(mktemp -d /tmp/ramdisk.XXXXXX)
+    mkdir "$tb_d/tb"
+    cp "$TB_GUEST/$tb_wl" "$tb_d/tb/run" || tb_fail "no guest workload $tb_wl"
+    chmod 755 "$tb_d/tb/run"
+    for kv in "$@"; do
+        echo "export $kv"
+    done >"$tb_d/tb/env"
+    (cd "$tb_d" && find tb | cpio -o -H newc 2>/dev/null) >"$tb_d.cpio"
+    cat "$TB_IMAGES/guest.cpio" "$tb_d.cpio" >"$tb_out"
+    rm -rf "$tb_d" "$tb_d.cpio"
+}
+
+# tb_guest NAME RAMDISK DISK...: start PV guest NAME with the guest kernel,
+# RAMDISK and the xl disk specifications DISK...
+tb_guest() {
+    tb_name=$1 tb_rd=$2
+    shift 2
+    tb_disks=""
+    for d in "$@"; do
+        tb_disks="$tb_disks${tb_disks:+, }'$d'"
+    done
+    cat >"/tmp/$tb_name.cfg" <<EOC
+name="$tb_name"
+type="pv"
+kernel="$TB_IMAGES/vmlinux"
+ramdisk="$tb_rd"
+extra="console=hvc0 quiet"
+memory=160
+vcpus=1
+disk=[ $tb_disks ]
+on_crash="destroy"
+EOC
+    tb_log "starting guest $tb_name: $*"
+    xl create "/tmp/$tb_name.cfg" || tb_fail "xl create $tb_name failed"
+}
+
+# tb_console NAME: the file xenconsoled logs guest NAME's console to.
+tb_console() { echo "/var/log/xen/console/guest-$1.log"; }
+
+# tb_wait NAME SECS: wait until guest NAME has powered off; fail if it takes
+# longer than SECS or its workload did not end with status 0.
+tb_wait() {
+    tb_i=0
+    while xl domid "$1" >/dev/null 2>&1; do
+        if [ "$tb_i" -ge "$2" ]; then
+            xl destroy "$1"
+            tb_fail "guest $1 still running after $2 s; console: $(tail -5 "$(tb_console "$1")")"
+        fi
+        sleep 1
+        tb_i=$((tb_i + 1))
+    done
+    tb_log "guest $1 ended after ${tb_i} s"
+    grep -q '^TB-EXIT: 0' "$(tb_console "$1")" || {
+        cat "$(tb_console "$1")"
+        tb_fail "guest $1's workload failed"
+    }
+}
+
+# tb_result NAME KEY: the value the guest printed as "TB: KEY=VALUE".
+tb_result() {
+    sed -n "s/^TB: $2=//p" "$(tb_console "$1")" | tr -d '\r' | tail -1
+}
+
+# tb_leftovers DOMID: xenstore paths domain DOMID left behind.
+tb_leftovers() {
+    xenstore-exists "/local/domain/$1" && echo "/local/domain/$1"
+    for t in $(xenstore-list /local/domain/0/backend 2>/dev/null); do
+        xenstore-exists "/local/domain/0/backend/$t/$1" &&
+            echo "/local/domain/0/backend/$t/$1"
+    done
+}
+
+# tb_gone DOMID: within 10 s, xl list shows dom0 alone and domain DOMID
+# leaves nothing in xenstore.
+tb_gone() {
+    tb_i=0
+    while [ $tb_i -lt 10 ]; do
+        [ "$(xl list | awk 'NR > 1 { n++ } END { print n }')" = 1 ] &&
+            [ -z "$(tb_leftovers "$1")" ] && return 0
+        sleep 1
+        tb_i=$((tb_i + 1))
+    done
+    xl list
+    tb_fail "domain $1 not cleaned up within 10 s:" $(tb_leftovers "$1")
+}
+
+# tb_verify_backend KIND SPEC: the baseline check. A guest writes random data
+# with O_DIRECT through a file-backed disk (xl disk SPEC, target appended)
+# served by backend KIND (the xenstore backend type: vbd for Linux blkback,
+# qdisk for QEMU), reads it back and compares; the disk file must then hold
+# the same data, and the guest must leave nothing behind.
+tb_verify_backend() {
+    mib=16
+    truncate -s 64M /tmp/disk.img
+    tb_ramdisk /tmp/verify.cpio verify TB_MIB=$mib
+    tb_guest verify /tmp/verify.cpio "$2target=/tmp/disk.img"
+    domid=$(xl domid verify)
+    xenstore-exists "/local/domain/0/backend/$1/$domid" ||
+        tb_fail "no $1 backend for domain $domid: $(xenstore-ls -f /local/domain/0/backend)"
+    tb_wait verify 120
+    want=$(tb_result verify written)
+    back=$(tb_result verify readback)
+    disk=$(head -c $((mib * 1048576)) /tmp/disk.img | sha256sum | cut -d' ' -f1)
+    tb_log "guest wrote $want, read back $back; disk file holds $disk"
+    [ -n "$want" ] || tb_fail "the guest reported no checksum"
+    [ "$want" = "$back" ] || tb_fail "data read back differs from data written"
+    [ "$want" = "$disk" ] || tb_fail "the disk file does not hold the data written"
+    tb_gone "$domid"
+    rm -f /tmp/disk.img /tmp/verify.cpio
+}
