@@ -1,1 +1,15 @@
 # tools/simhv/xenstored: build rules (included from the top Makefile.am).
+# The sim platform's xenstore server library (wire protocol, permissions,
+# quotas, transactions, watches); drvdom-simhv links it.
+noinst_LIBRARIES += tools/simhv/xenstored/libxss.a
+tools_simhv_xenstored_libxss_a_SOURCES = \
+	tools/simhv/xenstored/xss.h \
+	tools/simhv/xenstored/xss-internal.h \
+	tools/simhv/xenstored/hmap.c \
+	tools/simhv/xenstored/tree.c \
+	tools/simhv/xenstored/txn.c \
+	tools/simhv/xenstored/watch.c \
+	tools/simhv/xenstored/wire.c \
+	tools/simhv/xenstored/domain.c \
+	tools/simhv/xenstored/ops.c
+tools_simhv_xenstored_libxss_a_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS)
