@@ -1,1 +1,23 @@
-# platform: build rules (included from the top Makefile.am).
+# platform: the hypervisor seam (included from the top Makefile.am).
+# libplatform.a holds the selection/dispatch, the xen pass-through and the
+# sim platform client; link it with $(PLATFORM_LIBS).
+noinst_LIBRARIES += platform/libplatform.a
+platform_libplatform_a_SOURCES = \
+	platform/platform.c \
+	platform/plat-private.h \
+	platform/xen.c \
+	platform/sim/conn.c \
+	platform/sim/domain.c \
+	platform/sim/evtchn.c \
+	platform/sim/gnttab.c \
+	platform/sim/gntshr.c \
+	platform/sim/proto.h \
+	platform/sim/sim-private.h
+platform_libplatform_a_CPPFLAGS = $(AM_CPPFLAGS) $(XENGNTTAB_CFLAGS) \
+	$(XENEVTCHN_CFLAGS) $(XENCTRL_CFLAGS) $(XENSTORE_CFLAGS) \
+	$(XENTOOLLOG_CFLAGS)
+noinst_HEADERS += include/drvdom/platform.h include/drvdom/plat-sim.h
+
+# What a program linking platform/libplatform.a needs after it.
+PLATFORM_LIBS = platform/libplatform.a $(XENGNTTAB_LIBS) $(XENEVTCHN_LIBS) \
+	$(XENCTRL_LIBS) $(XENSTORE_LIBS) $(XENTOOLLOG_LIBS)

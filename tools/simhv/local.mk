@@ -1,1 +1,14 @@
-# tools/simhv: build rules (included from the top Makefile.am).
+# tools/simhv: drvdom-simhv, the sim platform's hypervisor daemon (included
+# from the top Makefile.am). The xenstore server lives in xenstored/.
+sbin_PROGRAMS += tools/simhv/drvdom-simhv
+tools_simhv_drvdom_simhv_SOURCES = \
+	tools/simhv/main.c \
+	tools/simhv/conn.c \
+	tools/simhv/dom.c \
+	tools/simhv/evtchn.c \
+	tools/simhv/grant.c \
+	tools/simhv/simhv.h
+tools_simhv_drvdom_simhv_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) \
+	$(XENGNTTAB_CFLAGS)
+tools_simhv_drvdom_simhv_LDADD = $(PLATFORM_LIBS) $(LIBEVENT_LIBS)
+dist_man_MANS += tools/simhv/drvdom-simhv.8
