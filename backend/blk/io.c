@@ -564,7 +564,8 @@ int blkback_io_queue(struct blkback_io *io, uint64_t tag,
         .niov = req->op == BLKIF_OP_DISCARD ? 0 : niov,
         .next = BLKBACK_IO_NONE,
     };
-    memcpy(s->iov, iov, s->niov * sizeof(*iov));
+    if (s->niov > 0)
+        memcpy(s->iov, iov, s->niov * sizeof(*iov));
     if (io->barrier == BLKBACK_IO_NONE) {
         blkback_io_start(io, idx);
         return 0;
