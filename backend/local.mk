@@ -24,3 +24,10 @@ tests_unit_blkback_io_test_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS) $(C
 tests_unit_blkback_pgrant_test_SOURCES = tests/unit/blkback_pgrant_test.c
 tests_unit_blkback_pgrant_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_blkback_pgrant_test_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS) $(CUNIT_LIBS)
+
+# Benchmark: the engine against bare liburing doing the same I/O.
+noinst_PROGRAMS += tests/bench/blkio_bench
+BENCHMARKS += tests/bench/blkio_bench
+tests_bench_blkio_bench_SOURCES = tests/bench/blkio_bench.c
+tests_bench_blkio_bench_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS)
+tests_bench_blkio_bench_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS)
