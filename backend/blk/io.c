@@ -21,10 +21,12 @@
  * Durability. A write is reported only when its CQE came. A flush is an
  * IORING_OP_FSYNC (datasync) with IOSQE_IO_DRAIN: it starts only once every
  * request submitted before it has completed, so every write acknowledged
- * before the flush arrived is covered. O_DIRECT is used wherever the store
- * accepts it; where it is refused, open fails with a message unless the
- * caller explicitly allowed the page cache, and then the cache is reported
- * volatile so that flush (= fdatasync) is advertised and honoured.
+ * before the flush arrived is covered (and requests submitted after it wait
+ * for it: flushes are rare, and this keeps their meaning simple). O_DIRECT is
+ * used wherever the store accepts it; where it is refused, open fails with a
+ * message unless the caller explicitly allowed the page cache, and then the
+ * cache is reported volatile so that flush (= fdatasync) is advertised and
+ * honoured.
  */
 #include "config.h"
 

@@ -295,9 +295,10 @@ blkback_ring_parse_indirect_hdr(const blkif_request_t *copy,
 /*
  * Parse the private copy of a request. segs must hold BLKIF_MAX_SEGMENTS_
  * PER_REQUEST entries (BLKBACK_MAX_SEGS if it will also be given to
- * blkback_ring_parse_indirect()). On BLKBACK_OK, req describes the request;
- * if req->indirect, its segments are still to be validated. Whatever the
- * verdict, req->id and req->rsp_op are what the response must carry.
+ * blkback_ring_parse_indirect()); it is not touched for DISCARD. On BLKBACK_OK,
+ * req describes the request; if req->indirect, its segments are still to be
+ * validated. Whatever the verdict, req->id and req->rsp_op are what the
+ * response must carry.
  */
 enum blkback_bad blkback_ring_parse(const blkif_request_t *copy,
                                     const struct blkback_geom *geom,
