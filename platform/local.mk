@@ -21,3 +21,11 @@ noinst_HEADERS += include/drvdom/platform.h include/drvdom/plat-sim.h
 # What a program linking platform/libplatform.a needs after it.
 PLATFORM_LIBS = platform/libplatform.a $(XENGNTTAB_LIBS) $(XENEVTCHN_LIBS) \
 	$(XENCTRL_LIBS) $(XENSTORE_LIBS) $(XENTOOLLOG_LIBS)
+
+# Unit tests: the seam with a fake (plat_test) and the sim platform against a
+# real drvdom-simhv (simhv_test, which re-runs itself as helper domains).
+check_PROGRAMS += tests/unit/simhv_test
+TESTS += tests/unit/simhv_test
+tests_unit_simhv_test_SOURCES = tests/unit/simhv_test.c
+tests_unit_simhv_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENGNTTAB_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_simhv_test_LDADD = $(PLATFORM_LIBS) $(CUNIT_LIBS)
