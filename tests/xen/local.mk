@@ -1,1 +1,30 @@
-# tests/xen: build rules (included from the top Makefile.am).
+# tests/xen: drvdom on real Xen under QEMU (docs/testbed.md). Not part of
+# `make check`: `make check-xen` runs the scenarios, `make bench-xen` the
+# side-by-side block benchmark. Images, the share and logs go to
+# tests/xen/ in the build tree; downloaded packages to a cache outside it.
+XEN_TESTBED_FILES = \
+	tests/xen/testbed \
+	tests/xen/fetch \
+	tests/xen/mkimage \
+	tests/xen/run \
+	tests/xen/lib.sh \
+	tests/xen/packages \
+	tests/xen/dom0/init \
+	tests/xen/dom0/block \
+	tests/xen/dom0/xl.conf \
+	tests/xen/guest/init \
+	tests/xen/guest/verify \
+	tests/xen/guest/bench \
+	tests/xen/scenarios/lib.sh \
+	tests/xen/scenarios/00-linux-blkback.sh \
+	tests/xen/scenarios/00-qemu-qdisk.sh \
+	tests/xen/bench/blk-side-by-side.sh
+EXTRA_DIST += $(XEN_TESTBED_FILES)
+
+check-xen:
+	DRVDOM_BUILDDIR=$(abs_top_builddir) $(abs_top_srcdir)/tests/xen/testbed check
+
+bench-xen:
+	DRVDOM_BUILDDIR=$(abs_top_builddir) $(abs_top_srcdir)/tests/xen/testbed bench
+
+.PHONY: check-xen bench-xen

@@ -10,7 +10,7 @@ PATH=/share/bin:$PATH
 LD_LIBRARY_PATH=/share/lib
 export PATH LD_LIBRARY_PATH
 
-tb_log() { echo "tb: $*"; }
+tb_log() { echo "[$(cut -d" " -f1 /proc/uptime)] tb: $*"; }
 
 # tb_fail MSG: the scenario fails with MSG.
 tb_fail() {
@@ -58,6 +58,7 @@ on_crash="destroy"
 EOC
     tb_log "starting guest $tb_name: $*"
     xl create "/tmp/$tb_name.cfg" || tb_fail "xl create $tb_name failed"
+    tb_log "guest $tb_name created"
 }
 
 # tb_console NAME: the file xenconsoled logs guest NAME's console to.
@@ -118,12 +119,14 @@ tb_gone() {
 tb_verify_backend() {
     mib=16
     truncate -s 64M /tmp/disk.img
+    tb_log "preparing the disk and the guest's initramfs"
     tb_ramdisk /tmp/verify.cpio verify TB_MIB=$mib
     tb_guest verify /tmp/verify.cpio "$2target=/tmp/disk.img"
     domid=$(xl domid verify)
     xenstore-exists "/local/domain/0/backend/$1/$domid" ||
         tb_fail "no $1 backend for domain $domid: $(xenstore-ls -f /local/domain/0/backend)"
     tb_wait verify 120
+    tb_log "checking the disk file"
     want=$(tb_result verify written)
     back=$(tb_result verify readback)
     disk=$(head -c $((mib * 1048576)) /tmp/disk.img | sha256sum | cut -d' ' -f1)
@@ -132,5 +135,6 @@ tb_verify_backend() {
     [ "$want" = "$back" ] || tb_fail "data read back differs from data written"
     [ "$want" = "$disk" ] || tb_fail "the disk file does not hold the data written"
     tb_gone "$domid"
+    tb_log "domain $domid cleaned up"
     rm -f /tmp/disk.img /tmp/verify.cpio
 }
