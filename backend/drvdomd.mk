@@ -1,0 +1,1 @@
+# backend/drvdomd: the driver-domain daemon (included from the top Makefile.am).
