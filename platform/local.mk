@@ -29,3 +29,11 @@ TESTS += tests/unit/simhv_test
 tests_unit_simhv_test_SOURCES = tests/unit/simhv_test.c
 tests_unit_simhv_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENGNTTAB_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_simhv_test_LDADD = $(PLATFORM_LIBS) $(CUNIT_LIBS)
+
+# End to end: drvdom-simhv spawns platdom domains that talk over ringbuf.
+check_PROGRAMS += tests/sim/platdom
+tests_sim_platdom_SOURCES = tests/sim/platdom.c
+tests_sim_platdom_CPPFLAGS = $(AM_CPPFLAGS) $(XENGNTTAB_CFLAGS)
+tests_sim_platdom_LDADD = $(PLATFORM_LIBS) ringbuf/libringbuf.a
+TESTS += tests/sim/plat-e2e.sh
+EXTRA_DIST += tests/sim/plat-e2e.sh

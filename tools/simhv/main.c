@@ -29,7 +29,8 @@ static const char simhv_usage[] =
     "Usage: drvdom-simhv --run-dir DIR [--foreground] [--pidfile FILE]\n"
     "       drvdom-simhv [--run-dir DIR] create [--name NAME] PROGRAM "
     "[ARG...]\n"
-    "       drvdom-simhv [--run-dir DIR] list | info DOMID | destroy DOMID\n"
+    "       drvdom-simhv [--run-dir DIR] list | stats | info DOMID | "
+    "destroy DOMID\n"
     "\n"
     "Runs the sim platform's hypervisor (the first form) or asks a running\n"
     "one to create, list, describe or destroy a domain.\n"
@@ -296,6 +297,21 @@ static int simhv_cmd_list(void)
     return 0;
 }
 
+static int simhv_cmd_stats(void)
+{
+    struct plat_sim_stats st;
+    int ret;
+
+    ret = plat_sim_stats(&st);
+    if (ret)
+        return ret;
+    printf("domains %u\nconns %u\nports %u\nmaps %u\npins %u\nshares %u\n"
+           "memfds %u\nreleased %u\n",
+           st.domains, st.conns, st.ports, st.maps, st.pins, st.shares,
+           st.memfds, st.released);
+    return 0;
+}
+
 static int simhv_client(int argc, char **argv, const char *name)
 {
     struct plat_dominfo info;
@@ -328,6 +344,8 @@ static int simhv_client(int argc, char **argv, const char *name)
     }
     if (!strcmp(cmd, "list") && argc == 1)
         return simhv_cmd_list();
+    if (!strcmp(cmd, "stats") && argc == 1)
+        return simhv_cmd_stats();
     if ((strcmp(cmd, "info") && strcmp(cmd, "destroy")) || argc != 2) {
         fprintf(stderr, "drvdom-simhv: unknown command or arguments: %s\n%s",
                 cmd, simhv_usage);
