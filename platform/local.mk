@@ -24,8 +24,11 @@ PLATFORM_LIBS = platform/libplatform.a $(XENGNTTAB_LIBS) $(XENEVTCHN_LIBS) \
 
 # Unit tests: the seam with a fake (plat_test) and the sim platform against a
 # real drvdom-simhv (simhv_test, which re-runs itself as helper domains).
-check_PROGRAMS += tests/unit/simhv_test
-TESTS += tests/unit/simhv_test
+check_PROGRAMS += tests/unit/plat_test tests/unit/simhv_test
+TESTS += tests/unit/plat_test tests/unit/simhv_test
+tests_unit_plat_test_SOURCES = tests/unit/plat_test.c
+tests_unit_plat_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENGNTTAB_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_plat_test_LDADD = $(PLATFORM_LIBS) $(CUNIT_LIBS)
 tests_unit_simhv_test_SOURCES = tests/unit/simhv_test.c
 tests_unit_simhv_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENGNTTAB_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_simhv_test_LDADD = $(PLATFORM_LIBS) $(CUNIT_LIBS)
