@@ -40,3 +40,10 @@ tests_sim_platdom_CPPFLAGS = $(AM_CPPFLAGS) $(XENGNTTAB_CFLAGS)
 tests_sim_platdom_LDADD = $(PLATFORM_LIBS) ringbuf/libringbuf.a
 TESTS += tests/sim/plat-e2e.sh
 EXTRA_DIST += tests/sim/plat-e2e.sh
+
+# Benchmark (make bench): grant map/unmap, grant copy vs memcpy, notify latency.
+noinst_PROGRAMS += tests/bench/platbench
+BENCHMARKS += tests/bench/platbench
+tests_bench_platbench_SOURCES = tests/bench/platbench.c
+tests_bench_platbench_CPPFLAGS = $(AM_CPPFLAGS) $(XENGNTTAB_CFLAGS)
+tests_bench_platbench_LDADD = $(PLATFORM_LIBS)
