@@ -13,3 +13,10 @@ tools_simhv_xenstored_libxss_a_SOURCES = \
 	tools/simhv/xenstored/domain.c \
 	tools/simhv/xenstored/ops.c
 tools_simhv_xenstored_libxss_a_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS)
+
+# Test-only host process for the interop tests (until drvdom-simhv serves
+# xenstore itself).
+check_PROGRAMS += tests/sim/xenstore_server
+tests_sim_xenstore_server_SOURCES = tests/sim/xenstore_server.c
+tests_sim_xenstore_server_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS)
+tests_sim_xenstore_server_LDADD = tools/simhv/xenstored/libxss.a $(LIBEVENT_LIBS)

@@ -324,7 +324,8 @@ static int xss_op_read(struct xss_req *r)
     if ((rc = xss_req_args(r, &arg, 1)) || (rc = xss_req_path(r, arg, path)) ||
         (rc = xss_node_access(&r->ctx, path, XSS_PERM_READ, &n)))
         return rc;
-    memcpy(r->rep, n->value, n->vlen);
+    if (n->vlen)
+        memcpy(r->rep, n->value, n->vlen);
     r->rlen = n->vlen;
     return 0;
 }
@@ -421,7 +422,8 @@ static int xss_op_directory(struct xss_req *r)
         return rc;
     if (n->clen > sizeof(r->rep))
         return -E2BIG;
-    memcpy(r->rep, n->children, n->clen);
+    if (n->clen)
+        memcpy(r->rep, n->children, n->clen);
     r->rlen = n->clen;
     return 0;
 }
@@ -449,8 +451,8 @@ static int xss_op_directory_part(struct xss_req *r)
         return rc;
     r->rlen =
         (uint32_t)snprintf(r->rep, sizeof(r->rep), "%" PRIu64, n->gen) + 1;
-    for (p = n->children + (off < n->clen ? off : n->clen);
-         p < n->children + n->clen; p += len) {
+    for (p = off < n->clen ? n->children + off : NULL;
+         p && p < n->children + n->clen; p += len) {
         len = strlen(p) + 1;
         if (r->rlen + len + 1 > sizeof(r->rep))
             return 0;

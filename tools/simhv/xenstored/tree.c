@@ -303,9 +303,11 @@ int xss_node_add_child(struct xss_node *n, const char *name)
 void xss_node_del_child(struct xss_node *n, const char *name)
 {
     size_t len = strlen(name) + 1;
-    char *p = n->children, *end = n->children + n->clen;
+    char *p = n->children, *end;
 
-    for (; p < end; p += strlen(p) + 1) {
+    if (!p)
+        return;
+    for (end = p + n->clen; p < end; p += strlen(p) + 1) {
         if (!strcmp(p, name)) {
             memmove(p, p + len, (size_t)(end - p) - len);
             n->clen -= (uint32_t)len;
