@@ -22,8 +22,5 @@ xt_die() {
     exit 1
 }
 
-# xt_secs: seconds since the script started, for progress lines.
-xt_secs() { echo "$SECONDS s"; }
-
 # xt_busybox: the staged busybox, used on the host too (cpio, unxz).
 xt_busybox() { "$XT_STAGE/bin/busybox" "$@"; }

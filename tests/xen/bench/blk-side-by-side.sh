@@ -14,7 +14,7 @@ for b in $backends; do
     qemu-qdisk) spec="format=raw,vdev=xvda,access=rw,backendtype=qdisk," ;;
     esac
     truncate -s $((mib + 16))M /tmp/disk.img
-    tb_ramdisk /tmp/bench.cpio bench TB_MIB=$mib "TB_BS='$sizes'"
+    tb_ramdisk /tmp/bench.cpio bench TB_MIB="$mib" "TB_BS='$sizes'"
     tb_guest bench /tmp/bench.cpio "${spec}target=/tmp/disk.img"
     tb_wait bench 240
     sed -n "s/^TB-BENCH: /$b /p" "$(tb_console bench)" | tr -d '\r' >>/tmp/bench.results

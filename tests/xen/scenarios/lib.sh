@@ -18,9 +18,18 @@ tb_fail() {
     exit 1
 }
 
+# tb_libs PROG: the shared libraries PROG loads, and its loader.
+tb_libs() {
+    /lib64/ld-linux-x86-64.so.2 --list "$1" |
+        awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'
+}
+
 # tb_ramdisk OUT WORKLOAD [VAR=VALUE...]: a guest initramfs in OUT: the base
-# image plus a second (uncompressed) cpio archive holding guest/WORKLOAD as /tb/run and the
-# settings as /tb/env.
+# image plus a second (uncompressed) cpio archive holding guest/WORKLOAD as
+# /tb/run, the settings as /tb/env, and the programs of TB_PROGS (absolute
+# paths in dom0; default: drvdom's, /share/bin/*) with their libraries, each
+# at its dom0 path (the guest has /share/bin on PATH and /share/lib on
+# LD_LIBRARY_PATH).
 tb_ramdisk() {
     tb_out=$1 tb_wl=$2
     shift 2
@@ -31,7 +40,14 @@ tb_ramdisk() {
     for kv in "$@"; do
         echo "export $kv"
     done >"$tb_d/tb/env"
-    (cd "$tb_d" && find tb | cpio -o -H newc 2>/dev/null) >"$tb_d.cpio"
+    for p in ${TB_PROGS:-/share/bin/*}; do
+        [ -f "$p" ] || continue
+        for f in "$p" $(tb_libs "$p"); do
+            mkdir -p "$tb_d${f%/*}"
+            cp -L "$f" "$tb_d$f"
+        done
+    done
+    (cd "$tb_d" && find . | cpio -o -H newc 2>/dev/null) >"$tb_d.cpio"
     cat "$TB_IMAGES/guest.cpio" "$tb_d.cpio" >"$tb_out"
     rm -rf "$tb_d" "$tb_d.cpio"
 }
@@ -108,7 +124,7 @@ tb_gone() {
         tb_i=$((tb_i + 1))
     done
     xl list
-    tb_fail "domain $1 not cleaned up within 10 s:" $(tb_leftovers "$1")
+    tb_fail "domain $1 not cleaned up within 10 s: $(tb_leftovers "$1" | tr "\n" " ")"
 }
 
 # tb_verify_backend KIND SPEC: the baseline check. A guest writes random data
