@@ -20,3 +20,10 @@ check_PROGRAMS += tests/sim/xenstore_server
 tests_sim_xenstore_server_SOURCES = tests/sim/xenstore_server.c
 tests_sim_xenstore_server_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS)
 tests_sim_xenstore_server_LDADD = tools/simhv/xenstored/libxss.a $(LIBEVENT_LIBS)
+
+# Unit tests: every operation, permission and quota rule over raw sockets.
+check_PROGRAMS += tests/unit/xss_test
+TESTS += tests/unit/xss_test
+tests_unit_xss_test_SOURCES = tests/unit/xss_test.c
+tests_unit_xss_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_xss_test_LDADD = tools/simhv/xenstored/libxss.a $(LIBEVENT_LIBS) $(CUNIT_LIBS)

@@ -366,12 +366,12 @@ static int xss_op_write(struct xss_req *r)
     if (!rc)
         rc = xss_node_access(&r->ctx, path, XSS_PERM_WRITE, &n);
     if (rc == -ENOENT)
-        return xss_create(&r->ctx, path, r->body + plen + 1,
-                          r->len - (uint32_t)plen - 1);
-    if (rc)
-        return rc;
-    return xss_set_value(&r->ctx, path, n, r->body + plen + 1,
-                         r->len - (uint32_t)plen - 1);
+        rc = xss_create(&r->ctx, path, r->body + plen + 1,
+                        r->len - (uint32_t)plen - 1);
+    else if (!rc)
+        rc = xss_set_value(&r->ctx, path, n, r->body + plen + 1,
+                           r->len - (uint32_t)plen - 1);
+    return rc ? rc : xss_reply_str(r, "OK");
 }
 
 static int xss_op_mkdir(struct xss_req *r)
@@ -385,8 +385,8 @@ static int xss_op_mkdir(struct xss_req *r)
         return rc;
     rc = xss_node_access(&r->ctx, path, XSS_PERM_WRITE, &n);
     if (rc == -ENOENT)
-        return xss_create(&r->ctx, path, NULL, 0);
-    return rc;
+        rc = xss_create(&r->ctx, path, NULL, 0);
+    return rc ? rc : xss_reply_str(r, "OK");
 }
 
 static int xss_op_rm(struct xss_req *r)
@@ -405,9 +405,12 @@ static int xss_op_rm(struct xss_req *r)
         /* Removing a missing node is fine if its parent exists. */
         xss_path_parent(path, parent, sizeof(parent));
         rc = xss_tree_get(&r->ctx, parent, &n);
-        return rc ? rc : n ? 0 : -ENOENT;
+        if (!rc && !n)
+            rc = -ENOENT;
+    } else if (!rc) {
+        rc = xss_ops_rm(&r->ctx, path);
     }
-    return rc ? rc : xss_ops_rm(&r->ctx, path);
+    return rc ? rc : xss_reply_str(r, "OK");
 }
 
 static int xss_op_directory(struct xss_req *r)
