@@ -10,6 +10,7 @@ PATH=/share/bin:$PATH
 LD_LIBRARY_PATH=/share/lib
 export PATH LD_LIBRARY_PATH
 
+# tb_log MSG: a progress line, stamped with dom0's uptime.
 tb_log() { echo "[$(cut -d" " -f1 /proc/uptime)] tb: $*"; }
 
 # tb_fail MSG: the scenario fails with MSG.
