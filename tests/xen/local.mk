@@ -3,6 +3,7 @@
 # side-by-side block benchmark. Images, the share and logs go to
 # tests/xen/ in the build tree; downloaded packages to a cache outside it.
 XEN_TESTBED_FILES = \
+	tests/xen/.gitignore \
 	tests/xen/testbed \
 	tests/xen/fetch \
 	tests/xen/mkimage \
