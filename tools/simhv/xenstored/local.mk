@@ -27,3 +27,11 @@ TESTS += tests/unit/xss_test
 tests_unit_xss_test_SOURCES = tests/unit/xss_test.c
 tests_unit_xss_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_xss_test_LDADD = tools/simhv/xenstored/libxss.a $(LIBEVENT_LIBS) $(CUNIT_LIBS)
+
+# Interop: stock xenstore-utils and libxenstore against the server.
+check_PROGRAMS += tests/sim/xenstore_client
+tests_sim_xenstore_client_SOURCES = tests/sim/xenstore_client.c
+tests_sim_xenstore_client_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS)
+tests_sim_xenstore_client_LDADD = $(XENSTORE_LIBS)
+TESTS += tests/sim/xenstore_interop.sh
+EXTRA_DIST += tests/sim/xenstore_interop.sh
