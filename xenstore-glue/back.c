@@ -428,6 +428,12 @@ static void xsg_dev_refresh(struct xsg_dev *dev)
                                 : XenbusStateClosed);
     }
     xsg_frontend_changed(dev, fe, online);
+    if (!online && dev->state == XenbusStateClosed) {
+        /* Detached: the driver domain removes its own directory (as
+         * libxl__device_destroy expects of it). */
+        xs_rm(b->xs, XBT_NULL, dev->be_path);
+        xsg_dev_forget(dev);
+    }
 }
 
 int xsg_back_process(struct xsg_back *b)

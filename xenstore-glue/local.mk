@@ -11,3 +11,24 @@ noinst_HEADERS += include/drvdom/xsg.h
 
 # What a program linking xenstore-glue/libxsg.a needs after it.
 XSG_LIBS = xenstore-glue/libxsg.a $(PLATFORM_LIBS)
+
+# The testif device type (a drvdomd worker and a frontend) and the
+# toolstack helper the xenbus e2e tests and attachbench use.
+check_PROGRAMS += tests/sim/testdev_back tests/sim/testdev_front \
+	tests/sim/xsgtool
+tests_sim_testdev_back_SOURCES = tests/sim/testdev_back.c tests/sim/testif.h
+tests_sim_testdev_back_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS)
+tests_sim_testdev_back_LDADD = $(XSG_LIBS) ringbuf/libringbuf.a
+tests_sim_testdev_front_SOURCES = tests/sim/testdev_front.c tests/sim/testif.h
+tests_sim_testdev_front_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS)
+tests_sim_testdev_front_LDADD = $(XSG_LIBS) ringbuf/libringbuf.a
+tests_sim_xsgtool_SOURCES = tests/sim/xsgtool.c
+tests_sim_xsgtool_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS)
+tests_sim_xsgtool_LDADD = $(XSG_LIBS)
+
+# Unit tests against a real xenstore server (tests/sim/xenstore_server).
+check_PROGRAMS += tests/unit/xsg_test
+TESTS += tests/unit/xsg_test
+tests_unit_xsg_test_SOURCES = tests/unit/xsg_test.c
+tests_unit_xsg_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_xsg_test_LDADD = $(XSG_LIBS) $(CUNIT_LIBS)
