@@ -35,3 +35,11 @@ tests_sim_xenstore_client_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS)
 tests_sim_xenstore_client_LDADD = $(XENSTORE_LIBS)
 TESTS += tests/sim/xenstore_interop.sh
 EXTRA_DIST += tests/sim/xenstore_interop.sh
+
+# Benchmark: 100 domains x 100 nodes, 10,000 watches, against a unix socket
+# echo baseline.
+noinst_PROGRAMS += tests/bench/xsbench
+BENCHMARKS += tests/bench/xsbench
+tests_bench_xsbench_SOURCES = tests/bench/xsbench.c
+tests_bench_xsbench_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(XENSTORE_CFLAGS)
+tests_bench_xsbench_LDADD = tools/simhv/xenstored/libxss.a $(LIBEVENT_LIBS) $(XENSTORE_LIBS)
