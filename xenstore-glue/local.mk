@@ -22,7 +22,7 @@ tests_sim_testdev_back_LDADD = $(XSG_LIBS) ringbuf/libringbuf.a
 tests_sim_testdev_front_SOURCES = tests/sim/testdev_front.c tests/sim/testif.h
 tests_sim_testdev_front_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS)
 tests_sim_testdev_front_LDADD = $(XSG_LIBS) ringbuf/libringbuf.a
-tests_sim_xsgtool_SOURCES = tests/sim/xsgtool.c
+tests_sim_xsgtool_SOURCES = tests/sim/xsgtool.c tests/sim/xsgts.c tests/sim/xsgts.h
 tests_sim_xsgtool_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS)
 tests_sim_xsgtool_LDADD = $(XSG_LIBS)
 
@@ -32,3 +32,16 @@ TESTS += tests/unit/xsg_test
 tests_unit_xsg_test_SOURCES = tests/unit/xsg_test.c
 tests_unit_xsg_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_xsg_test_LDADD = $(XSG_LIBS) $(CUNIT_LIBS)
+
+# End to end on the sim platform: drvdomd in a driver domain, testif
+# frontends in guest domains.
+TESTS += tests/sim/xsg-e2e.sh tests/sim/drvdomd-e2e.sh
+EXTRA_DIST += tests/sim/xsg-e2e.sh tests/sim/drvdomd-e2e.sh tests/sim/xsg-lib.sh
+
+# Benchmark: attach -> Connected and worker restart -> first response.
+noinst_PROGRAMS += tests/bench/attachbench
+BENCHMARKS += tests/bench/attachbench
+tests_bench_attachbench_SOURCES = tests/bench/attachbench.c tests/sim/xsgts.c \
+	tests/sim/xsgts.h
+tests_bench_attachbench_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS)
+tests_bench_attachbench_LDADD = $(XSG_LIBS)

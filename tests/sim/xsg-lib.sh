@@ -1,0 +1,88 @@
+#!/bin/sh
+# Helpers shared by the xenbus e2e tests (xsg-e2e.sh, drvdomd-e2e.sh): a
+# private drvdom-simhv, a driver domain whose init restarts drvdomd when it
+# dies (as a service manager would), testif frontend domains, and the
+# toolstack side (xsgtool, run in dom0).
+# Usage: . "$DRVDOM_SRCDIR/tests/sim/lib.sh"; t_init NAME;
+#        . "$DRVDOM_SRCDIR/tests/sim/xsg-lib.sh"; x_start
+
+HV=$DRVDOM_BUILDDIR/tools/simhv/drvdom-simhv
+DRVDOMD=$DRVDOM_BUILDDIR/backend/drvdomd
+BACK=$DRVDOM_BUILDDIR/tests/sim/testdev_back
+FRONT=$DRVDOM_BUILDDIR/tests/sim/testdev_front
+XSGTOOL=$DRVDOM_BUILDDIR/tests/sim/xsgtool
+RUN=$T_DIR/run
+DRUN=$T_DIR/drvdomd
+export DRVDOM_SIM_RUNDIR="$RUN"
+export XENSTORED_PATH="$RUN/dom0/xenstored.sock"
+
+hv() { "$HV" --run-dir "$RUN" "$@"; }
+xt() { "$XSGTOOL" "$@"; }
+
+# wait_for CMD...: retry CMD (bounded: 30 s) until it succeeds.
+wait_for() {
+    i=0
+    until "$@" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -lt 3000 ] || return 1
+        sleep 0.01
+    done
+}
+# key FILE KEY: the value of "KEY value" in FILE.
+key() { sed -n "s/^$2 //p" "$1" 2>/dev/null; }
+at_least() { v=$(key "$1" "$2"); [ -n "$v" ] && [ "$v" -ge "$3" ]; }
+is() { [ "$(key "$1" "$2")" = "$3" ]; }
+alive() { kill -0 "$1" 2>/dev/null; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+released() { ! hv info "$1" >/dev/null 2>&1; }
+
+# be_path FE DEVID / fe_path FE DEVID
+be_path() { echo "/local/domain/$DRV/backend/testif/$1/$2"; }
+fe_path() { echo "/local/domain/$1/device/testif/$2"; }
+be_state() { xt read "$(be_path "$1" "$2")/state" 2>/dev/null; }
+# worker_pid FE DEVID: from drvdomd's run file.
+worker_pid() { key "$DRUN/testif-$1-$2" pid; }
+drvdomd_pid() { cat "$T_DIR/drvdomd.pid" 2>/dev/null; }
+
+# x_start: the daemon, then the driver domain running drvdomd in a loop
+# (stopped by creating $T_DIR/stop).
+x_start() {
+    for p in "$HV" "$DRVDOMD" "$BACK" "$FRONT" "$XSGTOOL"; do
+        [ -x "$p" ] || t_fail "build $p first"
+    done
+    t_bg "$HV" --run-dir "$RUN" --foreground 2>"$T_DIR/simhv.log"
+    wait_for test -S "$RUN/simhv.sock" || t_fail "simhv did not start"
+    wait_for test -S "$XENSTORED_PATH" || t_fail "simhv serves no xenstore"
+    DRV=$(hv create --name drv /bin/sh -c "
+        while [ ! -e '$T_DIR/stop' ]; do
+            '$DRVDOMD' --worker testif='$BACK' --run-dir '$DRUN' \
+                2>>'$T_DIR/drvdomd.log' &
+            echo \$! >'$T_DIR/drvdomd.pid'
+            wait \$!
+        done") || t_fail "create driver domain"
+    wait_for test -s "$T_DIR/drvdomd.pid" || t_fail "drvdomd did not start"
+}
+
+# x_front NAME DEVID ARGS...: a frontend domain; prints its domid.
+x_front() {
+    n=$1
+    d=$2
+    shift 2
+    hv create --name "$n" "$FRONT" --devid "$d" --status "$T_DIR/$n.st" "$@"
+}
+
+# x_attach FE DEVID: the toolstack attaches testif device DEVID to FE.
+x_attach() { xt add testif "$DRV" "$1" "$2" || t_fail "attach $1/$2"; }
+
+# x_connected FE DEVID: both ends Connected.
+x_connected() {
+    [ "$(be_state "$1" "$2")" = 4 ] &&
+        [ "$(xt read "$(fe_path "$1" "$2")/state")" = 4 ]
+}
+
+# x_stop: drvdomd closes every device on SIGTERM; the domain then ends.
+x_stop() {
+    touch "$T_DIR/stop"
+    kill -TERM "$(drvdomd_pid)" 2>/dev/null
+    wait_for released "$DRV" || t_fail "driver domain not released"
+}

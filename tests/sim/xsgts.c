@@ -1,0 +1,164 @@
+/*
+ * xsgts: the toolstack side of a device for tests and benchmarks (until
+ * drvdomctl exists): exactly what libxl writes and removes
+ * (libxl__device_generic_add, libxl__initiate_device_generic_remove,
+ * libxl__device_destroy).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tests/sim/xsgts.h"
+
+int xsgts_dev(struct xsgts_dev *d, char **argv)
+{
+    d->be_id = (unsigned int)strtoul(argv[1], NULL, 10);
+    d->fe_id = (unsigned int)strtoul(argv[2], NULL, 10);
+    snprintf(d->fe, sizeof(d->fe), "/local/domain/%u/device/%s/%s", d->fe_id,
+             argv[0], argv[3]);
+    snprintf(d->be, sizeof(d->be), "/local/domain/%u/backend/%s/%u/%s",
+             d->be_id, argv[0], d->fe_id, argv[3]);
+    snprintf(d->lx, sizeof(d->lx), "/libxl/%u/device/%s/%s", d->fe_id, argv[0],
+             argv[3]);
+    return 0;
+}
+
+/* Writes dir/key with perms (libxl__xs_writev_perms) or inherited. */
+static int xsgts_put(struct xs_handle *xs, xs_transaction_t t, const char *dir,
+                     const char *key, const char *val,
+                     struct xs_permissions *perms, unsigned int n)
+{
+    char path[XSG_PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, key);
+    if (!xs_write(xs, t, path, val, (unsigned int)strlen(val)))
+        return -errno;
+    if (perms && !xs_set_permissions(xs, t, path, perms, n))
+        return -errno;
+    return 0;
+}
+
+static int xsgts_add_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+    struct xsgts_dev *d = arg;
+    struct xs_permissions fe_perms[2] = {{d->fe_id, XS_PERM_NONE},
+                                         {d->be_id, XS_PERM_READ}};
+    struct xs_permissions be_perms[2] = {{d->be_id, XS_PERM_NONE},
+                                         {d->fe_id, XS_PERM_READ}};
+    char buf[16], *eq;
+    int i, ret;
+
+    snprintf(buf, sizeof(buf), "%u", d->be_id);
+    xs_rm(xs, t, d->lx);
+    ret = xsgts_put(xs, t, d->lx, "frontend", d->fe, NULL, 0)
+              ?: xsgts_put(xs, t, d->lx, "backend", d->be, NULL, 0);
+    xs_rm(xs, t, d->fe);
+    if (ret || !xs_mkdir(xs, t, d->fe) ||
+        !xs_set_permissions(xs, t, d->fe, fe_perms, 2))
+        return ret ? ret : -errno;
+    ret = xsgts_put(xs, t, d->fe, "backend", d->be, NULL, 0) ?:
+          xsgts_put(xs, t, d->fe, "state", "1", fe_perms, 2) ?:
+          xsgts_put(xs, t, d->fe, "backend-id", buf, be_perms, 2);
+    xs_rm(xs, t, d->be);
+    if (ret || !xs_mkdir(xs, t, d->be) ||
+        !xs_set_permissions(xs, t, d->be, be_perms, 2))
+        return ret ? ret : -errno;
+    snprintf(buf, sizeof(buf), "%u", d->fe_id);
+    ret = xsgts_put(xs, t, d->be, "frontend", d->fe, NULL, 0) ?:
+          xsgts_put(xs, t, d->be, "frontend-id", buf, NULL, 0) ?:
+          xsgts_put(xs, t, d->be, "online", "1", NULL, 0) ?:
+          xsgts_put(xs, t, d->be, "state", "1", NULL, 0);
+    for (i = 0; !ret && i < d->nextra; i++) {
+        eq = strchr(d->extra[i], '=');
+        if (!eq)
+            return -EINVAL;
+        *eq = '\0';
+        ret = xsgts_put(xs, t, d->be, d->extra[i], eq + 1, NULL, 0);
+        *eq = '=';
+    }
+    return ret;
+}
+
+long xsgts_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Waits until path reads want ("@gone": absent). 0 or -ETIMEDOUT. */
+int xsgts_wait(struct xs_handle *xs, const char *path, const char *want,
+               long ms)
+{
+    long end = xsgts_ms() + ms;
+    struct pollfd pfd;
+    unsigned int len;
+    char *v, **ev;
+    bool ok;
+
+    if (!xs_watch(xs, path, "xsgts"))
+        return -errno;
+    for (;;) {
+        v = xs_read(xs, XBT_NULL, path, &len);
+        ok = !strcmp(want, "@gone") ? !v : v && !strcmp(v, want);
+        free(v);
+        if (ok || xsgts_ms() >= end)
+            break;
+        pfd.fd = xs_fileno(xs);
+        pfd.events = POLLIN;
+        poll(&pfd, 1, 100);
+        while ((ev = xs_check_watch(xs)))
+            free(ev);
+    }
+    xs_unwatch(xs, path, "xsgts");
+    return ok ? 0 : -ETIMEDOUT;
+}
+
+static int xsgts_del_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
+{
+    struct xsgts_dev *d = arg;
+    char *st;
+    int ret;
+
+    ret = xsg_read_str(xs, t, d->be, "state", &st);
+    if (ret)
+        return ret == -ENOENT ? 0 : ret;
+    ret = xsgts_put(xs, t, d->be, "online", "0", NULL, 0);
+    if (!ret && strcmp(st, "6"))
+        ret = xsgts_put(xs, t, d->be, "state", "5", NULL, 0);
+    free(st);
+    return ret;
+}
+
+int xsgts_del(struct xs_handle *xs, struct xsgts_dev *d)
+{
+    char path[XSG_PATH_MAX + 8];
+    int ret;
+
+    ret = xsg_txn(xs, xsgts_del_txn, d);
+    if (ret)
+        return ret;
+    snprintf(path, sizeof(path), "%s/state", d->be);
+    ret = xsgts_wait(xs, path, "6", XSGTS_TIMEOUT_MS);
+    if (ret && xsgts_wait(xs, d->be, "@gone", 0))
+        fprintf(stderr, "xsgts: %s never reached Closed\n", d->be);
+    xs_rm(xs, XBT_NULL, d->fe);
+    xs_rm(xs, XBT_NULL, d->lx);
+    if (xsgts_wait(xs, d->be, "@gone", XSGTS_TIMEOUT_MS)) {
+        fprintf(stderr, "xsgts: the driver domain left %s\n", d->be);
+        xs_rm(xs, XBT_NULL, d->be);
+        return -EBUSY;
+    }
+    return 0;
+}
+
+int xsgts_add(struct xs_handle *xs, struct xsgts_dev *d)
+{
+    return xsg_txn(xs, xsgts_add_txn, d);
+}
