@@ -21,12 +21,18 @@ tests_sim_xenstore_server_SOURCES = tests/sim/xenstore_server.c
 tests_sim_xenstore_server_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS)
 tests_sim_xenstore_server_LDADD = tools/simhv/xenstored/libxss.a $(LIBEVENT_LIBS)
 
-# Unit tests: every operation, permission and quota rule over raw sockets.
-check_PROGRAMS += tests/unit/xss_test
-TESTS += tests/unit/xss_test
-tests_unit_xss_test_SOURCES = tests/unit/xss_test.c
+# Unit tests: every operation, permission and quota rule (xss_test), and
+# connection handling (xss_wire_test), over raw sockets.
+check_PROGRAMS += tests/unit/xss_test tests/unit/xss_wire_test
+TESTS += tests/unit/xss_test tests/unit/xss_wire_test
+tests_unit_xss_test_SOURCES = tests/unit/xss_test.c \
+	tests/unit/xss_testlib.c tests/unit/xss_testlib.h
 tests_unit_xss_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_xss_test_LDADD = tools/simhv/xenstored/libxss.a $(LIBEVENT_LIBS) $(CUNIT_LIBS)
+tests_unit_xss_wire_test_SOURCES = tests/unit/xss_wire_test.c \
+	tests/unit/xss_testlib.c tests/unit/xss_testlib.h
+tests_unit_xss_wire_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_xss_wire_test_LDADD = tools/simhv/xenstored/libxss.a $(LIBEVENT_LIBS) $(CUNIT_LIBS)
 
 # Interop: stock xenstore-utils and libxenstore against the server.
 check_PROGRAMS += tests/sim/xenstore_client

@@ -105,6 +105,10 @@ static void xss_txn_check_one(const char *path, void *val, void *arg)
 
     if ((live ? live->gen : 0) != tn->base_gen)
         chk->conflict = true;
+    /* A node given to a domain that died meanwhile (XSA-322). */
+    if (tn->dirty && tn->node &&
+        !xss_domid_exists(chk->srv, tn->node->acl.p[0].id))
+        chk->conflict = true;
 }
 
 static void xss_txn_apply_one(const char *path, void *val, void *arg)
@@ -135,6 +139,12 @@ int xss_txn_end(struct xss_conn *c, struct xss_txn *t, bool commit)
     if (chk.conflict) {
         xss_txn_free(t);
         return -EAGAIN;
+    }
+    /* Other transactions of the guest may have committed nodes meanwhile. */
+    if (c->dom->id != 0 && t->own_delta > 0 &&
+        c->dom->nodes + (unsigned int)t->own_delta > c->srv->lim.nodes) {
+        xss_txn_free(t);
+        return -ENOSPC;
     }
     xss_hmap_foreach(&t->nodes, xss_txn_apply_one, &live);
     TAILQ_FOREACH(e, &t->events, link)
