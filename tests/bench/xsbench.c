@@ -11,7 +11,8 @@
  *     event (latency from the write request to the event at the watcher),
  *     then all 10,000 back to back (event throughput).
  * Baseline, measured in the same run: a round trip of a request-sized
- * message over a unix socket to an echo process (the transport floor).
+ * message over a unix socket to an echo process (the transport floor); and
+ * the server's cheapest request sent raw, without libxenstore.
  */
 #include "config.h"
 
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -113,6 +115,32 @@ static double xb_echo_baseline(void)
     t1 = xb_now();
     close(sv[0]);
     waitpid(pid, NULL, 0);
+    return XB_ECHO / (t1 - t0);
+}
+
+/* The server without libxenstore: raw GET_DOMAIN_PATH round trips. */
+static double xb_raw_wire(const char *dir)
+{
+    struct xsd_sockmsg h = {.type = XS_GET_DOMAIN_PATH, .len = 2};
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    char msg[sizeof(h) + 2], rep[sizeof(h) + 32];
+    ssize_t want = (ssize_t)(sizeof(h) + sizeof("/local/domain/5"));
+    double t0, t1;
+    int fd, i;
+
+    memcpy(msg, &h, sizeof(h));
+    memcpy(msg + sizeof(h), "5", 2);
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/dom0", dir);
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)))
+        xb_die("connect");
+    t0 = xb_now();
+    for (i = 0; i < XB_ECHO; i++)
+        if (write(fd, msg, sizeof(msg)) != (ssize_t)sizeof(msg) ||
+            read(fd, rep, sizeof(rep)) != want)
+            xb_die("raw wire");
+    t1 = xb_now();
+    close(fd);
     return XB_ECHO / (t1 - t0);
 }
 
@@ -290,6 +318,7 @@ int main(void)
            "time\n",
            XB_DOMS, XB_NODES, XB_TOTAL);
     printf("  %-34s %10.0f ops/s\n", "baseline: unix socket echo (48 B)", base);
+    xb_report("raw wire GET_DOMAIN_PATH", xb_raw_wire(dir), base);
     for (d = 0; d <= XB_DOMS; d++)
         h[d] = xb_open(dir, d);
     for (d = 1; d <= XB_DOMS; d++) {
