@@ -415,6 +415,64 @@ static void test_txn_conflicts(void)
     xt_stop();
 }
 
+/* Commit re-checks what other commits may have changed: the guest's node
+ * quota, and owners that died meanwhile. */
+static void test_txn_commit_rechecks(void)
+{
+    static const char *const q[] = {"nodes=5", NULL};
+    struct xt_cli *d0, *g;
+    uint32_t t1, t2;
+
+    xt_start(q);
+    d0 = xt_connect(0);
+    g = xt_connect(5);
+    xt_connect(6);
+    CU_ASSERT_EQUAL(xt_op(d0, XS_MKDIR, 0, "/local/domain/5", NULL), 0);
+    xt_set_perms(d0, "/local/domain/5", "n5", NULL);
+    CU_ASSERT_EQUAL(xt_write(g, 0, "p1", ""), 0);
+    CU_ASSERT_EQUAL(xt_write(g, 0, "p2", ""), 0);
+    /* Disjoint transactions, each within quota alone (3 owned + 2). */
+    t1 = xt_txn(g);
+    t2 = xt_txn(g);
+    CU_ASSERT_EQUAL(xt_write(g, t1, "p1/a", ""), 0);
+    CU_ASSERT_EQUAL(xt_write(g, t1, "p1/b", ""), 0);
+    CU_ASSERT_EQUAL(xt_write(g, t2, "p2/c", ""), 0);
+    CU_ASSERT_EQUAL(xt_op(g, XS_TRANSACTION_END, t1, "T", NULL), 0);
+    CU_ASSERT_EQUAL(xt_op(g, XS_TRANSACTION_END, t2, "T", NULL), -ENOSPC);
+    /* dom0 gives a node to dom6 in a transaction; dom6 dies first. */
+    CU_ASSERT_EQUAL(xt_write(d0, 0, "/gift", ""), 0);
+    t1 = xt_txn(d0);
+    xt_set_perms_tx(d0, t1, "/gift", "n6");
+    CU_ASSERT_EQUAL(xss_domain_release(xt_srv, 6), 0);
+    CU_ASSERT_EQUAL(xt_op(d0, XS_TRANSACTION_END, t1, "T", NULL), -EAGAIN);
+    CU_ASSERT_EQUAL(xt_op(d0, XS_GET_PERMS, 0, "/gift", NULL), 0);
+    CU_ASSERT_STRING_EQUAL(d0->rep, "n0");
+    xt_stop();
+}
+
+/* rm inside a transaction: the events fire on commit, with the removed
+ * nodes' ACLs deciding who sees them. */
+static void test_txn_rm_events(void)
+{
+    struct xt_cli *d0, *g;
+    uint32_t t;
+
+    xt_start(NULL);
+    d0 = xt_connect(0);
+    g = xt_connect(5);
+    CU_ASSERT_EQUAL(xt_write(d0, 0, "/r/open/x", ""), 0);
+    xt_set_perms(d0, "/r/open/x", "n0", "r5");
+    CU_ASSERT_EQUAL(xt_op(g, XS_WATCH, 0, "/r/open/x", "w", NULL), 0);
+    xt_expect_event(g, "/r/open/x", "w");
+    t = xt_txn(d0);
+    CU_ASSERT_EQUAL(xt_op(d0, XS_RM, t, "/r/open", NULL), 0);
+    CU_ASSERT_PTR_NULL(xt_event(g));
+    CU_ASSERT_EQUAL(xt_op(d0, XS_TRANSACTION_END, t, "T", NULL), 0);
+    xt_expect_event(g, "/r/open/x", "w");
+    CU_ASSERT_PTR_NULL(xt_event(g));
+    xt_stop();
+}
+
 /* ---- watches --------------------------------------------------------- */
 
 static void test_watch_events(void)
@@ -567,6 +625,8 @@ int main(void)
         {"quota: transaction nodes", test_quota_trans_nodes},
         {"txn: isolation, commit, abort", test_txn_isolation_commit_abort},
         {"txn: conflicts", test_txn_conflicts},
+        {"txn: commit rechecks", test_txn_commit_rechecks},
+        {"txn: rm events", test_txn_rm_events},
         {"watch: events", test_watch_events},
         {"watch: relative, XSA-115", test_watch_relative_and_xsa115},
         {"watch: special", test_watch_special},

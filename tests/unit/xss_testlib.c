@@ -248,6 +248,12 @@ void xt_set_perms(struct xt_cli *c, const char *path, const char *p0,
     CU_ASSERT_EQUAL(xt_op(c, XS_SET_PERMS, 0, path, p0, p1, NULL), 0);
 }
 
+void xt_set_perms_tx(struct xt_cli *c, uint32_t tx, const char *path,
+                     const char *p0)
+{
+    CU_ASSERT_EQUAL(xt_op(c, XS_SET_PERMS, tx, path, p0, NULL), 0);
+}
+
 /* Children as one comma-separated string. */
 const char *xt_dir(struct xt_cli *c, const char *path)
 {

@@ -57,6 +57,8 @@ struct xt_event *xt_event(struct xt_cli *c);
 void xt_expect_event(struct xt_cli *c, const char *path, const char *token);
 void xt_set_perms(struct xt_cli *c, const char *path, const char *p0,
                   const char *p1);
+void xt_set_perms_tx(struct xt_cli *c, uint32_t tx, const char *path,
+                     const char *p0);
 const char *xt_dir(struct xt_cli *c, const char *path);
 uint32_t xt_txn(struct xt_cli *c);
 struct xt_cli *xt_connect_sndbuf(domid_t domid, int sndbuf);

@@ -125,6 +125,7 @@ static void test_wire_outstanding(void)
 
 static void test_limits_and_dump(void)
 {
+    char longp[200];
     struct xss_limits lim;
     struct xt_cli *d0;
     char *buf = NULL;
@@ -144,6 +145,13 @@ static void test_limits_and_dump(void)
     CU_ASSERT_EQUAL(xss_limits_parse(&lim, "bogus=1"), -EINVAL);
     CU_ASSERT_EQUAL(xss_limits_parse(&lim, "nodes=-1"), -EINVAL);
     xt_start(NULL);
+    memset(longp, 'p', sizeof(longp) - 1);
+    longp[sizeof(longp) - 1] = '\0';
+    CU_ASSERT_EQUAL(xss_listen(xt_srv, longp, 1), -EINVAL);
+    CU_ASSERT_EQUAL(xss_listen(xt_srv, "/tmp/x", DOMID_FIRST_RESERVED),
+                    -EINVAL);
+    CU_ASSERT_EQUAL(xss_domain_introduce(xt_srv, 0), -EINVAL);
+    CU_ASSERT_EQUAL(xss_domain_release(xt_srv, 3), -ENOENT);
     d0 = xt_connect(0);
     CU_ASSERT_EQUAL(xt_write(d0, 0, "/dump/me", "v\"1"), 0);
     xt_set_perms(d0, "/dump/me", "n0", "r3");
