@@ -99,14 +99,14 @@ static void test_wire_outstanding(void)
 {
     static const char *const q[] = {"outstanding=4", NULL};
     struct xsd_sockmsg h = {.type = XS_GET_DOMAIN_PATH, .len = 2};
-    char msg[200 * (sizeof(h) + 2)];
+    char msg[2000 * (sizeof(h) + 2)];
     struct xt_cli *d0, *lazy;
     uint32_t i;
 
     xt_start(q);
     d0 = xt_connect(0);
     lazy = xt_connect_sndbuf(5, 1024);
-    for (i = 0; i < 200; i++) {
+    for (i = 0; i < 2000; i++) {
         h.req_id = i;
         memcpy(msg + i * (sizeof(h) + 2), &h, sizeof(h));
         memcpy(msg + i * (sizeof(h) + 2) + sizeof(h), "5", 2);
@@ -114,7 +114,7 @@ static void test_wire_outstanding(void)
     CU_ASSERT_EQUAL(write(lazy->fd, msg, sizeof(msg)), (ssize_t)sizeof(msg));
     xt_pump();
     CU_ASSERT_EQUAL(xt_write(d0, 0, "/served", "1"), 0);
-    for (i = 0; i < 200; i++) {
+    for (i = 0; i < 2000; i++) {
         CU_ASSERT_EQUAL_FATAL(xt_recv(lazy, &h), 0);
         CU_ASSERT_EQUAL(h.req_id, i);
         CU_ASSERT_EQUAL(h.type, XS_GET_DOMAIN_PATH);

@@ -225,14 +225,17 @@ static void xss_conn_read_cb(evutil_socket_t fd, short what, void *arg)
         c->read_paused = false;
         event_add(c->ev_read, NULL);
     }
-    n = read(fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
-    if (n == 0 ||
-        (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        xss_conn_kill(c);
-        return;
+    /* A full buffer holds whole messages left by a pause: handle them. */
+    if (c->in_len < sizeof(c->in)) {
+        n = read(fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                       errno != EINTR)) {
+            xss_conn_kill(c);
+            return;
+        }
+        if (n > 0)
+            c->in_len += (size_t)n;
     }
-    if (n > 0)
-        c->in_len += (size_t)n;
     xss_conn_process(c);
 }
 
