@@ -205,9 +205,9 @@ static int drvdomd_spawn(struct drvdomd_dev *w, bool adopt)
 }
 
 /* A worker died on its own: restart it if the device was Connected. */
-static void drvdomd_worker_died(struct drvdomd_dev *w, int status)
+static void drvdomd_worker_died(struct drvdomd_dev *w, int status,
+                                bool was_ready)
 {
-    bool was_ready = w->ready;
     int64_t now = (int64_t)(drvdomd_now_ns() / 1000000000u);
     int ret;
 
@@ -240,6 +240,7 @@ static void drvdomd_pid_cb(evutil_socket_t fd, short what, void *arg)
     pid_t pid = w->pid;
     int status = 0;
     char how[48];
+    bool was_ready;
 
     (void)fd;
     (void)what;
@@ -247,6 +248,7 @@ static void drvdomd_pid_cb(evutil_socket_t fd, short what, void *arg)
         waitpid(pid, &status, 0);
     if (w->status_ev)
         drvdomd_status_cb(w->status_fd, EV_READ, w); /* last words */
+    was_ready = w->ready;
     drvdomd_release(w);
     if (!w->child)
         snprintf(how, sizeof(how), "exited");
@@ -257,7 +259,7 @@ static void drvdomd_pid_cb(evutil_socket_t fd, short what, void *arg)
                  WEXITSTATUS(status));
     drvdomd_log(LOG_WARNING, "%s: worker %d %s", xsg_dev_name(w->dev), (int)pid,
                 how);
-    drvdomd_worker_died(w, status);
+    drvdomd_worker_died(w, status, was_ready);
 }
 
 /* Stops the worker: SIGTERM, then SIGKILL after DRVDOMD_STOP_TIMEOUT_MS. */

@@ -415,6 +415,12 @@ static void xsg_dev_refresh(struct xsg_dev *dev)
         return;
     }
     fe = xsg_read_state(b->xs, XBT_NULL, dev->fe_path);
+    if (fe == XenbusStateUnknown && xsg_fe_dead(dev->fe)) {
+        dev->fe_dead = true; /* its nodes went with it */
+        dev->probed = true;
+        xsg_dev_fe_died(dev);
+        return;
+    }
     if (!dev->probed) {
         xsg_dev_first(dev, online, fe);
         return;

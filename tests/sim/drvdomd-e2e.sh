@@ -23,7 +23,7 @@ kill_worker() {
     [ -n "$w" ] || t_fail "no worker for $1/$2"
     d=$(key "$3" done)
     kill -KILL "$w"
-    wait_for test "$(worker_pid "$1" "$2")" != "$w" ||
+    wait_for worker_changed "$1" "$2" "$w" ||
         t_fail "worker $w of $1/$2 not restarted"
     wait_for at_least "$3" done $((d + 2000)) ||
         t_fail "traffic did not resume on $1/$2: $(cat "$3")"
@@ -42,7 +42,7 @@ grep -q "testif/$F1/1: worker [0-9]* killed by signal 9" "$T_DIR/drvdomd.log" ||
 P=$(drvdomd_pid)
 W1=$(worker_pid "$F1" 1)
 kill -KILL "$P"
-wait_for test "$(drvdomd_pid)" != "$P" || t_fail "drvdomd not restarted"
+wait_for drvdomd_changed "$P" || t_fail "drvdomd not restarted"
 wait_for grep -q "testif/$F1/1: re-adopted running worker $W1" \
     "$T_DIR/drvdomd.log" || t_fail "worker $W1 not re-adopted"
 wait_for grep -q "testif/$F2/7: re-adopted running worker" \
@@ -60,8 +60,8 @@ W2=$(worker_pid "$F2" 7)
 kill -STOP "$P"
 kill -KILL "$W2"
 kill -KILL "$P"
-wait_for test "$(drvdomd_pid)" != "$P" || t_fail "drvdomd not restarted"
-wait_for test "$(worker_pid "$F2" 7)" != "$W2" || t_fail "f2 worker not back"
+wait_for drvdomd_changed "$P" || t_fail "drvdomd not restarted"
+wait_for worker_changed "$F2" 7 "$W2" || t_fail "f2 worker not back"
 d=$(key "$T_DIR/f2.st" done)
 wait_for at_least "$T_DIR/f2.st" done $((d + 2000)) || t_fail "f2 stalled"
 x_connected "$F2" 7 || t_fail "f2 left Connected"

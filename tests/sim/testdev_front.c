@@ -95,7 +95,7 @@ static int tf_wait_device(struct tf *t, unsigned int devid)
 {
     char path[XSG_PATH_MAX];
     struct pollfd pfd;
-    int i, ret;
+    int i, ret = -ETIMEDOUT;
     char **ev;
 
     snprintf(path, sizeof(path), "/local/domain/%u/device/%s/%u/backend",
@@ -104,8 +104,8 @@ static int tf_wait_device(struct tf *t, unsigned int devid)
         return -errno;
     for (i = 0; i < TF_TIMEOUT_MS / 100 && !tf_stop; i++) {
         ret = xsg_front_open(&t->f, t->xs, TESTIF_TYPE, t->self, devid);
-        if (ret != -ENOENT)
-            break;
+        if (ret != -ENOENT && ret != -EACCES)
+            break; /* EACCES: the toolstack has not made it ours yet */
         pfd.fd = xs_fileno(t->xs);
         pfd.events = POLLIN;
         poll(&pfd, 1, 100);

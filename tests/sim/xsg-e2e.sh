@@ -59,7 +59,8 @@ W5=$(worker_pid "$F5" 1)
 hv destroy "$F5" || t_fail "destroy f5"
 wait_for released "$F5" || t_fail "f5 not released: $(hv info "$F5")"
 wait_for dead "$W5" || t_fail "f5 worker $W5 still running"
-wait_for test "$(be_state "$F5" 1)" = 6 || t_fail "f5 backend not Closed"
+st=$(be_state "$F5" 1)
+[ "$st" = 6 ] || t_fail "f5 backend not Closed: $st"
 xt del testif "$DRV" "$F5" 1 || t_fail "detach f5"
 
 # 5. A frontend flipping its state 100k times: drvdomd's memory stays put.

@@ -43,6 +43,9 @@ be_state() { xt read "$(be_path "$1" "$2")/state" 2>/dev/null; }
 # worker_pid FE DEVID: from drvdomd's run file.
 worker_pid() { key "$DRUN/testif-$1-$2" pid; }
 drvdomd_pid() { cat "$T_DIR/drvdomd.pid" 2>/dev/null; }
+# worker_changed FE DEVID OLD / drvdomd_changed OLD: a new pid is recorded.
+worker_changed() { w_=$(worker_pid "$1" "$2"); [ -n "$w_" ] && [ "$w_" != "$3" ]; }
+drvdomd_changed() { p_=$(drvdomd_pid); [ -n "$p_" ] && [ "$p_" != "$1" ]; }
 
 # x_start: the daemon, then the driver domain running drvdomd in a loop
 # (stopped by creating $T_DIR/stop).
@@ -50,6 +53,10 @@ x_start() {
     for p in "$HV" "$DRVDOMD" "$BACK" "$FRONT" "$XSGTOOL"; do
         [ -x "$p" ] || t_fail "build $p first"
     done
+    "$HV" --help 2>&1 | grep -q xenstored.sock || {
+        echo "SKIP: drvdom-simhv serves no xenstore"
+        exit 77
+    }
     t_bg "$HV" --run-dir "$RUN" --foreground 2>"$T_DIR/simhv.log"
     wait_for test -S "$RUN/simhv.sock" || t_fail "simhv did not start"
     wait_for test -S "$XENSTORED_PATH" || t_fail "simhv serves no xenstore"
