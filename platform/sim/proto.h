@@ -16,7 +16,9 @@
 #include <xen/event_channel.h>
 #include <xen/sched.h>
 
-#define SIMHV_SOCK_NAME      "simhv.sock"
+#define SIMHV_SOCK_NAME "simhv.sock"
+/* A domain's xenstore socket, in <run-dir>/dom<N>/ (XENSTORED_PATH). */
+#define SIMHV_XS_SOCK_NAME   "xenstored.sock"
 #define SIMHV_MSG_MAX        16384u /* largest request or reply, bytes */
 #define SIMHV_MAX_FDS        2u     /* fds per message */
 #define SIMHV_PAGE_SIZE      4096u

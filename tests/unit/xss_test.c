@@ -606,6 +606,42 @@ static void test_domain_ops(void)
     xt_stop();
 }
 
+/* The toolstack's layout for a new domain: ACLs as libxl writes them, a
+ * stale directory of an earlier domain with that id removed first. */
+static void test_domain_make(void)
+{
+    struct xt_cli *d0, *g;
+
+    xt_start(NULL);
+    d0 = xt_connect(0);
+    CU_ASSERT_EQUAL(xss_domain_make(xt_srv, 7, "g7"), -EINVAL);
+    CU_ASSERT_EQUAL(xss_domain_make(xt_srv, 0, "dom0"), -EINVAL);
+    CU_ASSERT_EQUAL(xss_domain_introduce(xt_srv, 7), 0);
+    CU_ASSERT_EQUAL(xt_write(d0, 0, "/local/domain/7/stale", "old"), 0);
+    CU_ASSERT_EQUAL(xss_domain_make(xt_srv, 7, "g7"), 0);
+    CU_ASSERT_EQUAL(xt_read(d0, 0, "/local/domain/7/stale"), -ENOENT);
+    CU_ASSERT_EQUAL(xt_op(d0, XS_GET_PERMS, 0, "/local/domain/7", NULL), 0);
+    CU_ASSERT_EQUAL(memcmp(d0->rep, "n0\0r7\0", 6), 0);
+    CU_ASSERT_EQUAL(xt_op(d0, XS_GET_PERMS, 0, "/local/domain/7/data", NULL),
+                    0);
+    CU_ASSERT_EQUAL(memcmp(d0->rep, "n7\0", 3), 0);
+    g = xt_connect(7);
+    CU_ASSERT_EQUAL(xt_read(g, 0, "name"), 0);
+    CU_ASSERT_STRING_EQUAL(g->rep, "g7");
+    CU_ASSERT_EQUAL(xt_read(g, 0, "domid"), 0);
+    CU_ASSERT_STRING_EQUAL(g->rep, "7");
+    /* The guest may not rename itself nor fill device/, but owns data/. */
+    CU_ASSERT_EQUAL(xt_write(g, 0, "name", "evil"), -EACCES);
+    CU_ASSERT_EQUAL(xt_write(g, 0, "device/vbd", ""), -EACCES);
+    CU_ASSERT_EQUAL(xt_write(g, 0, "data/x", "1"), 0);
+    CU_ASSERT_EQUAL(xt_write(g, 0, "control/shutdown", "poweroff"), 0);
+    /* A server write with a bad ACL is refused and names why. */
+    CU_ASSERT_EQUAL(xss_server_write(xt_srv, "rel/path", "", NULL), -EINVAL);
+    CU_ASSERT_EQUAL(xss_server_write(xt_srv, "/t", "v", "n99"), -ENOENT);
+    CU_ASSERT_EQUAL(xt_read(d0, 0, "/t"), -ENOENT);
+    xt_stop();
+}
+
 int main(void)
 {
     static const struct xt_test tests[] = {
@@ -631,6 +667,7 @@ int main(void)
         {"watch: relative, XSA-115", test_watch_relative_and_xsa115},
         {"watch: special", test_watch_special},
         {"domain ops", test_domain_ops},
+        {"domain make", test_domain_make},
     };
 
     return xt_run("xss", tests, sizeof(tests) / sizeof(tests[0]));

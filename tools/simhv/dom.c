@@ -150,6 +150,9 @@ int simhv_dom_new(struct simhv *hv, domid_t domid, const char *name,
         d->rundir[0] = '\0';
         goto err_free;
     }
+    ret = simhv_xs_domain_new(d);
+    if (ret)
+        goto err_free;
     *out = d;
     return 0;
 
@@ -190,7 +193,7 @@ static void simhv_child(struct simhv_dom *d, int sock, char *const argv[])
     snprintf(buf, sizeof(buf), "%u", d->domid);
     setenv("DRVDOM_SIM_DOMID", buf, 1);
     setenv("DRVDOM_SIM_RUNDIR", d->hv->rundir, 1);
-    snprintf(buf, sizeof(buf), "%s/xenstored.sock", d->rundir);
+    simhv_xs_path(d, buf, sizeof(buf));
     setenv("XENSTORED_PATH", buf, 1);
     execvp(argv[0], argv);
     fprintf(stderr, "drvdom-simhv: dom%u: cannot run %s: %s\n", d->domid,
@@ -328,8 +331,10 @@ static void simhv_dom_died(struct simhv_dom *d, int status)
             simhv_log("domain %u (%s) crashed (exit %d): dying", d->domid,
                       d->name, WEXITSTATUS(status));
     }
-    /* The domain is gone: so are the rest of its processes. */
+    /* The domain is gone: so are the rest of its processes, and its
+     * xenstore connections, watches and nodes (@releaseDomain). */
     kill(-d->pid, SIGKILL);
+    simhv_xs_domain_dead(d);
     for (c = LIST_FIRST(&d->hv->conns); c; c = next) {
         next = LIST_NEXT(c, link);
         if (c->dom == d)

@@ -24,9 +24,11 @@
 #include "drvdom/plat-sim.h"
 #include "drvdom/platform.h"
 #include "tools/simhv/simhv.h"
+#include "tools/simhv/xenstored/xss.h"
 
 static const char simhv_usage[] =
     "Usage: drvdom-simhv --run-dir DIR [--foreground] [--pidfile FILE]\n"
+    "                    [--xs-quota KEY=VALUE]...\n"
     "       drvdom-simhv [--run-dir DIR] create [--name NAME] PROGRAM "
     "[ARG...]\n"
     "       drvdom-simhv [--run-dir DIR] list | stats | info DOMID | "
@@ -40,7 +42,14 @@ static const char simhv_usage[] =
     "or " PLAT_SIM_RUNDIR_DEFAULT ")\n"
     "  -f, --foreground    do not detach\n"
     "  -p, --pidfile FILE  write the daemon's pid to FILE\n"
+    "  -q, --xs-quota K=V  xenstore quota (nodes, watches, outstanding,\n"
+    "                      transactions, node_size, perms, trans_nodes,\n"
+    "                      path_len, outbuf); cxenstored's defaults otherwise\n"
     "  -n, --name NAME     domain name for create (default: program name)\n"
+    "\n"
+    "Each domain's xenstore is <run-dir>/dom<N>/xenstored.sock; dom0 tools\n"
+    "use XENSTORED_PATH=<run-dir>/dom0/xenstored.sock. SIGUSR1 dumps the\n"
+    "tree to <run-dir>/xenstore.dump.\n"
     "  -h, --help          this help\n";
 
 static volatile sig_atomic_t simhv_quiet;
@@ -72,6 +81,10 @@ static void simhv_signal_cb(evutil_socket_t sig, short what, void *arg)
     (void)what;
     if (sig == SIGCHLD) {
         simhv_dom_reap(hv);
+        return;
+    }
+    if (sig == SIGUSR1) {
+        simhv_xs_dump(hv);
         return;
     }
     simhv_log("signal %d: shutting down", (int)sig);
@@ -116,10 +129,11 @@ static int simhv_events(struct simhv *hv)
     hv->sigchld_ev = evsignal_new(hv->base, SIGCHLD, simhv_signal_cb, hv);
     hv->sigterm_ev = evsignal_new(hv->base, SIGTERM, simhv_signal_cb, hv);
     hv->sigint_ev = evsignal_new(hv->base, SIGINT, simhv_signal_cb, hv);
+    hv->sigusr1_ev = evsignal_new(hv->base, SIGUSR1, simhv_signal_cb, hv);
     if (!hv->listen_ev || !hv->sigchld_ev || !hv->sigterm_ev ||
-        !hv->sigint_ev || event_add(hv->listen_ev, NULL) ||
+        !hv->sigint_ev || !hv->sigusr1_ev || event_add(hv->listen_ev, NULL) ||
         event_add(hv->sigchld_ev, NULL) || event_add(hv->sigterm_ev, NULL) ||
-        event_add(hv->sigint_ev, NULL))
+        event_add(hv->sigint_ev, NULL) || event_add(hv->sigusr1_ev, NULL))
         return -ENOMEM;
     return 0;
 }
@@ -128,7 +142,11 @@ static void simhv_teardown(struct simhv *hv)
 {
     char path[PATH_MAX];
 
+    /* xenstore first: its sockets live in the domains' run dirs. */
+    simhv_xs_fini(hv);
     simhv_dom_free_all(hv);
+    if (hv->sigusr1_ev)
+        event_free(hv->sigusr1_ev);
     if (hv->listen_ev)
         event_free(hv->listen_ev);
     if (hv->sigchld_ev)
@@ -146,7 +164,8 @@ static void simhv_teardown(struct simhv *hv)
         event_base_free(hv->base);
 }
 
-static int simhv_setup(struct simhv *hv, const char *rundir)
+static int simhv_setup(struct simhv *hv, const char *rundir,
+                       const struct xss_limits *lim)
 {
     struct simhv_dom *dom0;
     struct rlimit rl;
@@ -173,6 +192,9 @@ static int simhv_setup(struct simhv *hv, const char *rundir)
     if (!hv->base)
         return -ENOMEM;
     ret = simhv_listen(hv);
+    if (ret)
+        return ret;
+    ret = simhv_xs_init(hv, lim);
     if (ret)
         return ret;
     ret = simhv_dom_new(hv, 0, "Domain-0", &dom0);
@@ -214,7 +236,7 @@ static int simhv_detach(int *ready_fd)
 }
 
 static int simhv_daemon(const char *rundir, bool foreground,
-                        const char *pidfile)
+                        const char *pidfile, const struct xss_limits *lim)
 {
     struct simhv hv;
     int ready_fd = -1, ret;
@@ -222,7 +244,7 @@ static int simhv_daemon(const char *rundir, bool foreground,
 
     if (!foreground && (ret = simhv_detach(&ready_fd)))
         goto out;
-    ret = simhv_setup(&hv, rundir);
+    ret = simhv_setup(&hv, rundir, lim);
     if (!ret && pidfile)
         ret = simhv_write_pidfile(pidfile);
     if (ret) {
@@ -369,15 +391,18 @@ int main(int argc, char **argv)
         {"foreground", no_argument, NULL, 'f'},
         {"pidfile", required_argument, NULL, 'p'},
         {"name", required_argument, NULL, 'n'},
+        {"xs-quota", required_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *rundir = NULL, *pidfile = NULL, *name = NULL;
-    bool foreground = false;
+    bool foreground = false, quota = false;
+    struct xss_limits lim;
     int opt, ret;
 
+    xss_limits_default(&lim);
     /* "+": options stop at the command, whose program has its own. */
-    while ((opt = getopt_long(argc, argv, "+r:fp:n:h", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+r:fp:n:q:h", opts, NULL)) != -1) {
         switch (opt) {
         case 'r':
             rundir = optarg;
@@ -390,6 +415,18 @@ int main(int argc, char **argv)
             break;
         case 'n':
             name = optarg;
+            break;
+        case 'q':
+            if (xss_limits_parse(&lim, optarg)) {
+                fprintf(stderr,
+                        "drvdom-simhv: bad --xs-quota '%s': want KEY=N with "
+                        "N > 0, KEY one of nodes, watches, outstanding, "
+                        "transactions, node_size, perms, trans_nodes, "
+                        "path_len, outbuf\n",
+                        optarg);
+                return 2;
+            }
+            quota = true;
             break;
         case 'h':
             fputs(simhv_usage, stdout);
@@ -405,11 +442,11 @@ int main(int argc, char **argv)
                     simhv_usage);
             return 2;
         }
-        return simhv_daemon(rundir, foreground, pidfile);
+        return simhv_daemon(rundir, foreground, pidfile, &lim);
     }
-    if (foreground || pidfile) {
-        fprintf(stderr, "drvdom-simhv: --foreground/--pidfile are daemon "
-                        "options\n");
+    if (foreground || pidfile || quota) {
+        fprintf(stderr, "drvdom-simhv: --foreground/--pidfile/--xs-quota "
+                        "are daemon options\n");
         return 2;
     }
     if (name && strcmp(argv[optind], "create")) {

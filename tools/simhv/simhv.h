@@ -107,7 +107,18 @@ struct simhv {
     uint32_t next_serial;
     uint64_t next_map_id;
     struct simhv_stats stats; /* ports, maps, pins, shares, memfds... */
+    struct xss_server *xs;    /* the domains' xenstore (xs.c) */
+    struct event *sigusr1_ev; /* SIGUSR1: dump the xenstore tree */
 };
+
+/* xs.c: the xenstore server on the daemon's loop */
+struct xss_limits;
+int simhv_xs_init(struct simhv *hv, const struct xss_limits *lim);
+void simhv_xs_fini(struct simhv *hv);
+int simhv_xs_path(const struct simhv_dom *d, char *buf, size_t len);
+int simhv_xs_domain_new(struct simhv_dom *d);
+void simhv_xs_domain_dead(struct simhv_dom *d);
+void simhv_xs_dump(struct simhv *hv);
 
 /* main.c */
 void simhv_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

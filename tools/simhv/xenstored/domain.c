@@ -110,6 +110,50 @@ int xss_domain_introduce(struct xss_server *srv, domid_t domid)
     return 0;
 }
 
+int xss_domain_make(struct xss_server *srv, domid_t domid, const char *name)
+{
+    const struct xss_ctx ctx = {.srv = srv};
+    char dom[32], path[XSS_PATH_MAX], ro[32], rw[16], id[8];
+    /* Under /local/domain/<id>: name, domid, device and control inherit
+     * the read-only ACL; the rest are the domain's own. */
+    const struct {
+        const char *key;   /* node below the domain's directory */
+        const char *val;   /* its value */
+        const char *perms; /* its ACL, NULL: inherited */
+    } nodes[] = {
+        {"name", name, NULL},
+        {"domid", id, NULL},
+        {"device", "", NULL},
+        {"control", "", NULL},
+        {"control/shutdown", "", rw},
+        {"data", "", rw},
+        {"drivers", "", rw},
+        {"feature", "", rw},
+        {"attr", "", rw},
+        {"error", "", rw},
+    };
+    struct xss_node *n;
+    size_t i;
+    int rc;
+
+    if (domid == 0 || !xss_domid_exists(srv, domid))
+        return -EINVAL;
+    snprintf(dom, sizeof(dom), "/local/domain/%u", domid);
+    snprintf(ro, sizeof(ro), "n0 r%u", domid);
+    snprintf(rw, sizeof(rw), "n%u", domid);
+    snprintf(id, sizeof(id), "%u", domid);
+    rc = xss_tree_get(&ctx, dom, &n);
+    if (!rc && n)
+        rc = xss_ops_rm(&ctx, dom);
+    if (!rc)
+        rc = xss_server_write(srv, dom, "", ro);
+    for (i = 0; !rc && i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+        snprintf(path, sizeof(path), "%s/%s", dom, nodes[i].key);
+        rc = xss_server_write(srv, path, nodes[i].val, nodes[i].perms);
+    }
+    return rc;
+}
+
 struct xss_owned {
     domid_t domid; /* the dead domain */
     char **paths;  /* nodes it owns */

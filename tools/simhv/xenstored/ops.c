@@ -500,12 +500,38 @@ static int xss_set_perms_special(struct xss_req *r, const char *name,
     return 0;
 }
 
+/* Give the existing node @n at @path the ACL @acl (taken over). */
+static int xss_apply_acl(const struct xss_ctx *ctx, const char *path,
+                         struct xss_node *n, struct xss_acl *acl)
+{
+    struct xss_node *c;
+    int rc;
+
+    c = xss_node_dup(n);
+    if (!c)
+        return -ENOMEM;
+    free(c->acl.p);
+    c->acl = *acl;
+    acl->p = NULL;
+    rc = xss_tree_check_quota(ctx, c, 0);
+    if (rc) {
+        xss_node_put(c);
+        return rc;
+    }
+    n = xss_node_hold(n);
+    rc = xss_tree_put(ctx, path, c);
+    if (!rc)
+        xss_watch_fire(ctx, path, false, &n->acl);
+    xss_node_put(n);
+    return rc;
+}
+
 static int xss_set_perms_node(struct xss_req *r, const char *in,
                               struct xss_acl *acl)
 {
     const unsigned int need = XSS_PERM_WRITE | XSS_PERM_OWNER;
     char path[XSS_PATH_MAX];
-    struct xss_node *n, *c;
+    struct xss_node *n;
     int rc;
 
     if ((rc = xss_req_path(r, in, path)) ||
@@ -513,22 +539,42 @@ static int xss_set_perms_node(struct xss_req *r, const char *in,
         return rc;
     if (!xss_ctx_privileged(&r->ctx) && acl->p[0].id != n->acl.p[0].id)
         return -EPERM;
-    c = xss_node_dup(n);
-    if (!c)
-        return -ENOMEM;
-    free(c->acl.p);
-    c->acl = *acl;
-    acl->p = NULL;
-    rc = xss_tree_check_quota(&r->ctx, c, 0);
-    if (rc) {
-        xss_node_put(c);
-        return rc;
+    return xss_apply_acl(&r->ctx, path, n, acl);
+}
+
+int xss_server_write(struct xss_server *srv, const char *path, const char *val,
+                     const char *perms)
+{
+    const struct xss_ctx ctx = {.srv = srv};
+    struct xss_acl acl = {0};
+    char strs[XSS_PATH_MAX];
+    struct xss_node *n;
+    size_t len;
+    int rc = 0;
+
+    if (path[0] != '/' || strlen(path) >= XSS_PATH_MAX)
+        return -EINVAL;
+    if (perms) {
+        /* "n0 r5" -> "n0\0r5\0", the wire form; checked before writing. */
+        len = strlen(perms) + 1;
+        if (len > sizeof(strs))
+            return -E2BIG;
+        memcpy(strs, perms, len);
+        for (char *p = strs; (p = strchr(p, ' ')); p++)
+            *p = '\0';
+        rc = xss_acl_parse(srv, &acl, strs, len);
     }
-    n = xss_node_hold(n);
-    rc = xss_tree_put(&r->ctx, path, c);
     if (!rc)
-        xss_watch_fire(&r->ctx, path, false, &n->acl);
-    xss_node_put(n);
+        rc = xss_tree_get(&ctx, path, &n);
+    if (!rc && !n)
+        rc = xss_create(&ctx, path, val, (uint32_t)strlen(val));
+    else if (!rc)
+        rc = xss_set_value(&ctx, path, n, val, (uint32_t)strlen(val));
+    if (!rc && perms)
+        rc = xss_tree_get(&ctx, path, &n);
+    if (!rc && perms)
+        rc = n ? xss_apply_acl(&ctx, path, n, &acl) : -ENOENT;
+    free(acl.p);
     return rc;
 }
 

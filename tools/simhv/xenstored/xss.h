@@ -65,6 +65,23 @@ int xss_domain_introduce(struct xss_server *srv, domid_t domid);
  * fires @releaseDomain. -ENOENT if it was not introduced. */
 int xss_domain_release(struct xss_server *srv, domid_t domid);
 
+/*
+ * Write @path = @val as the server itself (privileged, like a dom0 toolstack
+ * write), creating missing parents, then, if @perms is not NULL, set its ACL
+ * from a space-separated list such as "n0 r5" (owner first). Fires watches.
+ */
+int xss_server_write(struct xss_server *srv, const char *path, const char *val,
+                     const char *perms);
+
+/*
+ * What the toolstack writes for a new domain (libxl's domain_make):
+ * /local/domain/<id> (owner dom0, readable by the domain) with name, domid,
+ * device and control, and the domain's own control/shutdown, data, drivers,
+ * feature, attr and error directories. A stale directory from an earlier
+ * domain with this id is removed first, as libxl does.
+ */
+int xss_domain_make(struct xss_server *srv, domid_t domid, const char *name);
+
 /* Whether @domid is introduced (dom0 always is). */
 int xss_domain_exists(struct xss_server *srv, domid_t domid);
 
