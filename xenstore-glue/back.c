@@ -387,6 +387,34 @@ static void xsg_dev_fe_died(struct xsg_dev *dev)
         xsg_dev_switch(dev, XenbusStateClosed);
 }
 
+/* Detached (online=0) and Closed: the driver domain removes its own
+ * directory, as libxl__device_destroy expects of it, and forgets it. */
+static void xsg_dev_detached(struct xsg_dev *dev)
+{
+    xsg_dev_switch(dev, XenbusStateClosed);
+    xs_rm(dev->back->xs, XBT_NULL, dev->be_path);
+    xsg_dev_forget(dev);
+}
+
+/*
+ * The toolstack writes the backend's state too (libxl's detach sets
+ * Closing along with online=0): take what xenstore says as our state, so
+ * that the next switch is really written.
+ */
+static void xsg_dev_sync_state(struct xsg_dev *dev)
+{
+    enum xenbus_state st;
+
+    if (!dev->probed)
+        return;
+    st = xsg_read_state(dev->back->xs, XBT_NULL, dev->be_path);
+    if (st == dev->state || st == XenbusStateUnknown)
+        return;
+    xsg_log(LOG_INFO, "%s: state set to %s by the toolstack", dev->name,
+            xsg_state_name(st));
+    dev->state = st;
+}
+
 /* Handles one queued device: read the keys once, act on them. */
 static void xsg_dev_refresh(struct xsg_dev *dev)
 {
@@ -406,25 +434,27 @@ static void xsg_dev_refresh(struct xsg_dev *dev)
         return; /* not complete yet: the next event retries */
     if (xsg_read_feature(b->xs, XBT_NULL, dev->be_path, "online", 1, &online))
         online = 0;
+    xsg_dev_sync_state(dev);
     if (dev->check_dom && !dev->fe_dead)
         dev->fe_dead = xsg_fe_dead(dev->fe);
     dev->check_dom = false;
+    fe = dev->fe_dead ? XenbusStateUnknown
+                      : xsg_read_state(b->xs, XBT_NULL, dev->fe_path);
+    if (!dev->fe_dead && fe == XenbusStateUnknown && xsg_fe_dead(dev->fe))
+        dev->fe_dead = true; /* its nodes went with it */
     if (dev->fe_dead) {
         dev->probed = true;
         xsg_dev_fe_died(dev);
-        return;
-    }
-    fe = xsg_read_state(b->xs, XBT_NULL, dev->fe_path);
-    if (fe == XenbusStateUnknown && xsg_fe_dead(dev->fe)) {
-        dev->fe_dead = true; /* its nodes went with it */
-        dev->probed = true;
-        xsg_dev_fe_died(dev);
+        if (!online)
+            xsg_dev_detached(dev);
         return;
     }
     if (!dev->probed) {
         xsg_dev_first(dev, online, fe);
         return;
     }
+    if (!online && dev->state == XenbusStateClosing)
+        xsg_dev_down(dev); /* the toolstack asked: stop the data path */
     if (!online && (dev->state == XenbusStateInitWait ||
                     dev->state == XenbusStateConnected)) {
         xsg_dev_down(dev);
@@ -434,12 +464,8 @@ static void xsg_dev_refresh(struct xsg_dev *dev)
                                 : XenbusStateClosed);
     }
     xsg_frontend_changed(dev, fe, online);
-    if (!online && dev->state == XenbusStateClosed) {
-        /* Detached: the driver domain removes its own directory (as
-         * libxl__device_destroy expects of it). */
-        xs_rm(b->xs, XBT_NULL, dev->be_path);
-        xsg_dev_forget(dev);
-    }
+    if (!online && dev->state == XenbusStateClosed)
+        xsg_dev_detached(dev);
 }
 
 int xsg_back_process(struct xsg_back *b)

@@ -34,8 +34,8 @@ tests_unit_xsg_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_xsg_test_LDADD = $(XSG_LIBS) $(CUNIT_LIBS)
 
 # End to end on the sim platform: drvdomd in a driver domain, testif
-# frontends in guest domains. Not in TESTS yet: they need drvdom-simhv's
-# own xenstore (being wired in); run them by hand meanwhile.
+# frontends in guest domains.
+TESTS += tests/sim/xsg-e2e.sh tests/sim/drvdomd-e2e.sh
 EXTRA_DIST += tests/sim/xsg-e2e.sh tests/sim/drvdomd-e2e.sh tests/sim/xsg-lib.sh
 
 # Benchmark: attach -> Connected and worker restart -> first response.
