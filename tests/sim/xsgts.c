@@ -92,7 +92,26 @@ long xsgts_ms(void)
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-/* Waits until path reads want ("@gone": absent). 0 or -ETIMEDOUT. */
+/* Whether value v (NULL: absent) is one of want's "|"-separated values,
+ * "@gone" standing for absent. */
+static bool xsgts_match(const char *v, const char *want)
+{
+    size_t n;
+
+    for (;;) {
+        n = strcspn(want, "|");
+        if (n == 5 && !strncmp(want, "@gone", 5)
+                ? !v
+                : v && strlen(v) == n && !strncmp(v, want, n))
+            return true;
+        if (!want[n])
+            return false;
+        want += n + 1;
+    }
+}
+
+/* Waits until path reads one of want's values ("6|@gone"). 0 or
+ * -ETIMEDOUT. */
 int xsgts_wait(struct xs_handle *xs, const char *path, const char *want,
                long ms)
 {
@@ -106,7 +125,7 @@ int xsgts_wait(struct xs_handle *xs, const char *path, const char *want,
         return -errno;
     for (;;) {
         v = xs_read(xs, XBT_NULL, path, &len);
-        ok = !strcmp(want, "@gone") ? !v : v && !strcmp(v, want);
+        ok = xsgts_match(v, want);
         free(v);
         if (ok || xsgts_ms() >= end)
             break;
@@ -136,6 +155,26 @@ static int xsgts_del_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
     return ret;
 }
 
+/* Removes path's empty ancestors as libxl__xs_path_cleanup does after a
+ * device directory (up to the first with a value or a child), so that no
+ * /local/domain/<be>/backend/<type>/<fe> outlives the frontend's devices. */
+static void xsgts_rm_empty_parents(struct xs_handle *xs, const char *path)
+{
+    char p[XSG_PATH_MAX], *slash, *val, **dir;
+    unsigned int len, n = 1;
+
+    snprintf(p, sizeof(p), "%s", path);
+    while ((slash = strrchr(p, '/')) && slash != p) {
+        *slash = '\0';
+        val = xs_read(xs, XBT_NULL, p, &len);
+        dir = val && !len ? xs_directory(xs, XBT_NULL, p, &n) : NULL;
+        free(val);
+        free(dir);
+        if (!dir || n || !xs_rm(xs, XBT_NULL, p))
+            break;
+    }
+}
+
 int xsgts_del(struct xs_handle *xs, struct xsgts_dev *d)
 {
     char path[XSG_PATH_MAX + 8];
@@ -144,18 +183,24 @@ int xsgts_del(struct xs_handle *xs, struct xsgts_dev *d)
     ret = xsg_txn(xs, xsgts_del_txn, d);
     if (ret)
         return ret;
+    /* Closed, or already removed by the driver domain (it removes its own
+     * directory once Closed): either way the backend is done. */
     snprintf(path, sizeof(path), "%s/state", d->be);
-    ret = xsgts_wait(xs, path, "6", XSGTS_TIMEOUT_MS);
+    ret = xsgts_wait(xs, path, "6|@gone", XSGTS_TIMEOUT_MS);
     if (ret && xsgts_wait(xs, d->be, "@gone", 0))
         fprintf(stderr, "xsgts: %s never reached Closed\n", d->be);
     xs_rm(xs, XBT_NULL, d->fe);
     xs_rm(xs, XBT_NULL, d->lx);
+    xsgts_rm_empty_parents(xs, d->fe);
+    xsgts_rm_empty_parents(xs, d->lx);
+    ret = 0;
     if (xsgts_wait(xs, d->be, "@gone", XSGTS_TIMEOUT_MS)) {
         fprintf(stderr, "xsgts: the driver domain left %s\n", d->be);
         xs_rm(xs, XBT_NULL, d->be);
-        return -EBUSY;
+        ret = -EBUSY;
     }
-    return 0;
+    xsgts_rm_empty_parents(xs, d->be);
+    return ret;
 }
 
 int xsgts_add(struct xs_handle *xs, struct xsgts_dev *d)

@@ -31,7 +31,8 @@ int xsgts_add(struct xs_handle *xs, struct xsgts_dev *d);
  * own. -EBUSY (after removing it) if the driver domain left it. */
 int xsgts_del(struct xs_handle *xs, struct xsgts_dev *d);
 
-/* Waits until path reads want ("@gone": absent). 0 or -ETIMEDOUT. */
+/* Waits until path reads one of want's "|"-separated values ("@gone":
+ * absent). 0 or -ETIMEDOUT. */
 int xsgts_wait(struct xs_handle *xs, const char *path, const char *want,
                long ms);
 
