@@ -107,8 +107,13 @@ static void test_directory_part(void)
         snprintf(name, sizeof(name), "%u", off);
         CU_ASSERT_EQUAL_FATAL(
             xt_op(d0, XS_DIRECTORY_PART, 0, "/big", name, NULL), 0);
-        if (!off)
-            strncpy(gen, d0->rep, sizeof(gen) - 1);
+        if (!off) {
+            /* The generation count: a short string, kept to compare. */
+            size_t n = strnlen(d0->rep, sizeof(gen) - 1);
+
+            memcpy(gen, d0->rep, n);
+            gen[n] = '\0';
+        }
         CU_ASSERT_STRING_EQUAL(d0->rep, gen);
         p = d0->rep + strlen(d0->rep) + 1;
         if (!*p)

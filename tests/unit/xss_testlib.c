@@ -139,8 +139,8 @@ static void xt_stash_event(struct xt_cli *c)
 
     tok = c->rep + strlen(c->rep) + 1;
     memset(e, 0, sizeof(*e));
-    strncpy(e->path, c->rep, sizeof(e->path) - 1);
-    strncpy(e->token, tok, sizeof(e->token) - 1);
+    snprintf(e->path, sizeof(e->path), "%s", c->rep);
+    snprintf(e->token, sizeof(e->token), "%s", tok);
     c->nev++;
 }
 
