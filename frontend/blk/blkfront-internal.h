@@ -44,54 +44,54 @@ enum blkfront_slot_state {
 
 /* One request slot; req comes first so a blkfront_req * is a slot *. */
 struct blkfront_slot {
-    struct blkfront_req req;         /* the caller's view */
-    enum blkfront_slot_state state;  /* life cycle */
-    uint8_t op;                      /* BLKIF_OP_* put on the ring */
-    uint8_t ind_op;                  /* indirect_op when op is INDIRECT */
-    grant_ref_t *refs;               /* one ref per page of req.buf */
+    struct blkfront_req req;           /* the caller's view */
+    enum blkfront_slot_state state;    /* life cycle */
+    uint8_t op;                        /* BLKIF_OP_* put on the ring */
+    uint8_t ind_op;                    /* indirect_op when op is INDIRECT */
+    grant_ref_t *refs;                 /* one ref per page of req.buf */
     struct blkif_request_segment *ind; /* granted indirect page, or NULL */
-    grant_ref_t ind_ref;             /* its ref */
-    void *share;                     /* start of the slot's shared pages */
-    unsigned int share_pages;        /* how many were shared */
+    grant_ref_t ind_ref;               /* its ref */
+    void *share;                       /* start of the slot's shared pages */
+    unsigned int share_pages;          /* how many were shared */
 };
 
 /* One ring and its slots. */
 struct blkfront_queue {
-    unsigned int index;           /* queue number */
-    struct ringbuf_front rf;      /* the ring */
-    struct ringbuf_ids ids;       /* slot allocator: id == slot index */
-    struct blkfront_slot *slots;  /* depth slots */
-    unsigned int depth;           /* slots */
-    unsigned int inflight;        /* slots in RING or LOCAL state */
-    uint32_t *local;              /* ids completed without the ring */
-    unsigned int nr_local;        /* entries in local */
-    bool dirty;                   /* requests put but not pushed */
-    void *sring;                  /* shared ring pages */
-    unsigned int order;           /* ring-page-order */
+    unsigned int index;          /* queue number */
+    struct ringbuf_front rf;     /* the ring */
+    struct ringbuf_ids ids;      /* slot allocator: id == slot index */
+    struct blkfront_slot *slots; /* depth slots */
+    unsigned int depth;          /* slots */
+    unsigned int inflight;       /* slots in RING or LOCAL state */
+    uint32_t *local;             /* ids completed without the ring */
+    unsigned int nr_local;       /* entries in local */
+    bool dirty;                  /* requests put but not pushed */
+    void *sring;                 /* shared ring pages */
+    unsigned int order;          /* ring-page-order */
     grant_ref_t ring_refs[XSG_MAX_RING_PAGES]; /* their refs */
-    evtchn_port_t port;           /* our unbound port, 0 if none */
-    grant_ref_t *refs_store;      /* backing of every slot's refs */
+    evtchn_port_t port;                        /* our unbound port, 0 if none */
+    grant_ref_t *refs_store; /* backing of every slot's refs */
 };
 
 struct blkfront {
-    struct blkfront_info info;   /* agreed geometry and features */
+    struct blkfront_info info; /* agreed geometry and features */
     struct blkfront_queue q[BLKFRONT_MAX_QUEUES]; /* info.queues used */
-    int failed;                  /* 0, or -EPROTO once the backend broke */
-    unsigned int devid;          /* virtual device: the requests' handle */
-    bool ignore_ro;              /* opts.ignore_readonly */
-    int timeout_ms;              /* for xenbus steps and sync helpers */
+    int failed;         /* 0, or -EPROTO once the backend broke */
+    unsigned int devid; /* virtual device: the requests' handle */
+    bool ignore_ro;     /* opts.ignore_readonly */
+    int timeout_ms;     /* for xenbus steps and sync helpers */
     /* platform seam: xs.c sets these, the unit tests their own */
     void (*notify)(struct blkfront *bf, struct blkfront_queue *q);
     void (*drain)(struct blkfront *bf); /* consume pending events */
-    int fd;                      /* pollable for responses, or -1 */
+    int fd;                             /* pollable for responses, or -1 */
     /* xs.c state */
-    struct xs_handle *xs;        /* xenstore connection */
-    struct plat_gntshr *gs;      /* sharing handle */
-    struct plat_evtchn *ec;      /* event channels */
-    struct xsg_front f;          /* the xenbus device */
-    bool f_open;                 /* f is open */
-    domid_t self;                /* our domid */
-    char name[64];               /* for log lines */
+    struct xs_handle *xs;   /* xenstore connection */
+    struct plat_gntshr *gs; /* sharing handle */
+    struct plat_evtchn *ec; /* event channels */
+    struct xsg_front f;     /* the xenbus device */
+    bool f_open;            /* f is open */
+    domid_t self;           /* our domid */
+    char name[64];          /* for log lines */
 };
 
 /*

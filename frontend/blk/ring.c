@@ -325,8 +325,8 @@ static int blkfront_reap_queue(struct blkfront *bf, struct blkfront_queue *q,
         done[got++] = &s->req;
     }
     while (got < max) {
-        want = max - got < BLKFRONT_TAKE_BATCH ? max - got
-                                               : BLKFRONT_TAKE_BATCH;
+        want =
+            max - got < BLKFRONT_TAKE_BATCH ? max - got : BLKFRONT_TAKE_BATCH;
         n = ringbuf_front_take(&q->rf, rsp, want);
         if (n == 0) {
             /* Re-arm rsp_event; > 0: more arrived meanwhile, take them. */
@@ -389,16 +389,16 @@ int blkfront_wait(struct blkfront *bf, struct blkfront_req **done,
 static uint32_t blkfront_chunk(const struct blkfront *bf, enum blkfront_op op,
                                uint64_t left)
 {
-    uint64_t max = op == BLKFRONT_OP_DISCARD ? BLKFRONT_MAX_DISCARD
-                                             : bf->info.max_io;
+    uint64_t max =
+        op == BLKFRONT_OP_DISCARD ? BLKFRONT_MAX_DISCARD : bf->info.max_io;
 
     return (uint32_t)(left < max ? left : max);
 }
 
 /* Submits chunks of [offset, offset+len) while slots are free. */
 static int blkfront_sync_fill(struct blkfront *bf, enum blkfront_op op,
-                              const uint8_t *src, uint64_t len,
-                              uint64_t offset, uint64_t *pos)
+                              const uint8_t *src, uint64_t len, uint64_t offset,
+                              uint64_t *pos)
 {
     struct blkfront_req *r;
     int ret;

@@ -99,8 +99,8 @@ static int bft_bench_run(struct bft_bench *b, uint64_t *elapsed)
     int n, i;
 
     for (;;) {
-        while (now < end && !bft_stop && !b->err &&
-               inflight < b->o->iodepth && bft_bench_issue(b))
+        while (now < end && !bft_stop && !b->err && inflight < b->o->iodepth &&
+               bft_bench_issue(b))
             inflight++;
         if (!inflight)
             break;
@@ -134,8 +134,10 @@ int bft_bench(struct blkfront *bf, const struct bft_opts *o)
     b.span = o->size && o->size < in->size ? o->size : in->size;
     if (!o->bs || o->bs > in->max_io || o->bs % in->sector_size ||
         b.span < o->bs || !o->iodepth) {
-        fprintf(stderr, "bench: bad --bs/--iodepth/--size for this disk "
-                        "(max-io %u)\n", in->max_io);
+        fprintf(stderr,
+                "bench: bad --bs/--iodepth/--size for this disk "
+                "(max-io %u)\n",
+                in->max_io);
         return -EINVAL;
     }
     b.lat = malloc(BFT_MAX_SAMPLES * sizeof(*b.lat));
@@ -148,8 +150,7 @@ int bft_bench(struct blkfront *bf, const struct bft_opts *o)
         printf("rw=%s bs=%" PRIu64 " iodepth=%u queues=%u ios=%" PRIu64
                " iops=%.0f mbps=%.1f p50_us=%.1f p99_us=%.1f\n",
                o->rw, o->bs, o->iodepth, in->queues, b.ios,
-               (double)b.ios / secs,
-               (double)b.ios * (double)o->bs / secs / 1e6,
+               (double)b.ios / secs, (double)b.ios * (double)o->bs / secs / 1e6,
                b.lat[b.nlat / 2] / 1e3, b.lat[b.nlat * 99 / 100] / 1e3);
         fflush(stdout);
     }

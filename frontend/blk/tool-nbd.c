@@ -64,11 +64,11 @@
 
 /* One client connection. */
 struct bft_nbd {
-    struct blkfront *bf;  /* device */
-    int fd;               /* client socket */
-    uint8_t *buf;         /* request data, NBD_MAX_REQ bytes */
-    uint16_t tflags;      /* transmission flags */
-    bool no_zeroes;       /* client set NBD_FLAG_C_NO_ZEROES */
+    struct blkfront *bf; /* device */
+    int fd;              /* client socket */
+    uint8_t *buf;        /* request data, NBD_MAX_REQ bytes */
+    uint16_t tflags;     /* transmission flags */
+    bool no_zeroes;      /* client set NBD_FLAG_C_NO_ZEROES */
 };
 
 static int bft_nbd_io(int fd, void *p, size_t n, bool wr)

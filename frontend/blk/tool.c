@@ -85,8 +85,8 @@ static int bft_info(struct blkfront *bf)
            "persistent %d\n",
            blkfront_name(bf), in->size, in->sector_size,
            in->physical_sector_size, in->readonly, in->flush, in->discard,
-           in->queues, in->ring_order, in->depth, in->max_io,
-           in->max_indirect, in->persistent);
+           in->queues, in->ring_order, in->depth, in->max_io, in->max_indirect,
+           in->persistent);
     return 0;
 }
 
@@ -209,7 +209,8 @@ static int bft_traffic(struct bft_verify *v)
     for (;;) {
         bool more = !bft_stop && (!v->o->count || issued < v->o->count);
 
-        for (tries = 0; more && tries < 8 && issued - v->done < in->depth * in->queues;
+        for (tries = 0;
+             more && tries < 8 && issued - v->done < in->depth * in->queues;
              tries++) {
             if (bft_issue(v, q))
                 issued++;
@@ -270,8 +271,7 @@ static int bft_final_check(struct bft_verify *v)
         ret = blkfront_pread(v->bf, buf, v->size, 0);
     for (i = 0; !ret && i < v->size; i += v->ss)
         if (memcmp(buf + i, v->shadow + i, v->ss)) {
-            fprintf(stderr, "verify: sector at byte %" PRIu64 " differs\n",
-                    i);
+            fprintf(stderr, "verify: sector at byte %" PRIu64 " differs\n", i);
             ret = -EILSEQ;
         }
     free(buf);
@@ -288,8 +288,7 @@ static int bft_verify(struct blkfront *bf, const struct bft_opts *o)
     v.rng = o->seed ? o->seed : 0x9E3779B97F4A7C15ull;
     v.shadow = malloc(v.size);
     v.fly = calloc((size_t)in->queues * in->depth, sizeof(*v.fly));
-    ret = v.shadow && v.fly ? blkfront_pread(bf, v.shadow, v.size, 0)
-                            : -ENOMEM;
+    ret = v.shadow && v.fly ? blkfront_pread(bf, v.shadow, v.size, 0) : -ENOMEM;
     if (!ret) {
         bft_verify_status(&v, "running");
         ret = bft_traffic(&v);
@@ -318,8 +317,7 @@ static int bft_rocheck(struct blkfront *bf, const struct bft_opts *o)
     fl = in->flush ? blkfront_flush(bf) : -EIO;
     bad = !in->readonly || rd || (wr != -EIO && wr != -EOPNOTSUPP) ||
           (fl != -EIO && fl != -EOPNOTSUPP);
-    printf("readonly %d read %d write %d flush %d\n", in->readonly, rd, wr,
-           fl);
+    printf("readonly %d read %d write %d flush %d\n", in->readonly, rd, wr, fl);
     bft_status(o, "state %s\nreadonly %d\nread %d\nwrite %d\nflush %d\n",
                bad ? "failed" : "refused", in->readonly, rd, wr, fl);
     return bad;
@@ -383,25 +381,62 @@ static int bft_parse(struct bft_opts *o, int argc, char **argv)
     o->runtime = 5;
     while ((c = getopt_long(argc, argv, "", bft_longopts, NULL)) != -1) {
         switch (c) {
-        case 'd': o->devid = (unsigned int)strtoul(optarg, NULL, 0); break;
-        case 'q': o->bo.queues = (unsigned int)strtoul(optarg, NULL, 0); break;
-        case 'o': o->bo.ring_order = (unsigned int)strtoul(optarg, NULL, 0); break;
-        case 'D': o->bo.queue_depth = (unsigned int)strtoul(optarg, NULL, 0); break;
-        case 'm': o->bo.max_io = (unsigned int)bft_size(optarg); break;
-        case 'P': o->bo.no_persistent = true; break;
-        case 'I': o->bo.no_indirect = true; break;
-        case 's': o->status = optarg; break;
-        case 'S': o->seed = strtoul(optarg, NULL, 0); break;
-        case 'c': o->count = strtoul(optarg, NULL, 0); break;
-        case 'x': o->discard = true; break;
-        case 'r': o->rw = optarg; break;
-        case 'b': o->bs = bft_size(optarg); break;
-        case 'i': o->iodepth = (unsigned int)strtoul(optarg, NULL, 0); break;
-        case 'z': o->size = bft_size(optarg); break;
-        case 't': o->runtime = strtod(optarg, NULL); break;
-        case 'p': o->spin = true; break;
-        case 'u': o->sock = optarg; break;
-        default: return -EINVAL;
+        case 'd':
+            o->devid = (unsigned int)strtoul(optarg, NULL, 0);
+            break;
+        case 'q':
+            o->bo.queues = (unsigned int)strtoul(optarg, NULL, 0);
+            break;
+        case 'o':
+            o->bo.ring_order = (unsigned int)strtoul(optarg, NULL, 0);
+            break;
+        case 'D':
+            o->bo.queue_depth = (unsigned int)strtoul(optarg, NULL, 0);
+            break;
+        case 'm':
+            o->bo.max_io = (unsigned int)bft_size(optarg);
+            break;
+        case 'P':
+            o->bo.no_persistent = true;
+            break;
+        case 'I':
+            o->bo.no_indirect = true;
+            break;
+        case 's':
+            o->status = optarg;
+            break;
+        case 'S':
+            o->seed = strtoul(optarg, NULL, 0);
+            break;
+        case 'c':
+            o->count = strtoul(optarg, NULL, 0);
+            break;
+        case 'x':
+            o->discard = true;
+            break;
+        case 'r':
+            o->rw = optarg;
+            break;
+        case 'b':
+            o->bs = bft_size(optarg);
+            break;
+        case 'i':
+            o->iodepth = (unsigned int)strtoul(optarg, NULL, 0);
+            break;
+        case 'z':
+            o->size = bft_size(optarg);
+            break;
+        case 't':
+            o->runtime = strtod(optarg, NULL);
+            break;
+        case 'p':
+            o->spin = true;
+            break;
+        case 'u':
+            o->sock = optarg;
+            break;
+        default:
+            return -EINVAL;
         }
     }
     return optind == argc - 1 ? 0 : -EINVAL;

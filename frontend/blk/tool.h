@@ -14,19 +14,19 @@
 
 /* Every option of every subcommand. */
 struct bft_opts {
-    unsigned int devid;        /* virtual device (51712 = xvda) */
-    struct blkfront_opts bo;   /* connect options */
-    const char *status;        /* status file ("key value" lines) */
-    unsigned long seed;        /* verify: random seed */
-    unsigned long count;       /* verify: operations, 0 = until SIGTERM */
-    bool discard;              /* verify: also discard and check zeroes */
-    const char *rw;            /* bench: read|write|randread|randwrite */
-    uint64_t bs;               /* bench: block size */
-    unsigned int iodepth;      /* bench: requests in flight */
-    uint64_t size;             /* bench: bytes of the disk used (0: all) */
-    double runtime;            /* bench: seconds */
-    bool spin;                 /* bench: poll the ring instead of sleeping */
-    const char *sock;          /* nbd: unix socket path */
+    unsigned int devid;      /* virtual device (51712 = xvda) */
+    struct blkfront_opts bo; /* connect options */
+    const char *status;      /* status file ("key value" lines) */
+    unsigned long seed;      /* verify: random seed */
+    unsigned long count;     /* verify: operations, 0 = until SIGTERM */
+    bool discard;            /* verify: also discard and check zeroes */
+    const char *rw;          /* bench: read|write|randread|randwrite */
+    uint64_t bs;             /* bench: block size */
+    unsigned int iodepth;    /* bench: requests in flight */
+    uint64_t size;           /* bench: bytes of the disk used (0: all) */
+    double runtime;          /* bench: seconds */
+    bool spin;               /* bench: poll the ring instead of sleeping */
+    const char *sock;        /* nbd: unix socket path */
 };
 
 /* Set by SIGTERM/SIGINT: finish cleanly. */

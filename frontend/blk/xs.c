@@ -63,7 +63,8 @@ static int blkfront_wait_device(struct blkfront *bf, unsigned int devid)
 }
 
 /* What the backend offers, capped by what the caller asked for. */
-static int blkfront_negotiate(struct blkfront *bf, const struct blkfront_opts *o)
+static int blkfront_negotiate(struct blkfront *bf,
+                              const struct blkfront_opts *o)
 {
     struct blkfront_info *in = &bf->info;
     unsigned long order, queues, ind, pers;
@@ -99,17 +100,18 @@ static int blkfront_negotiate(struct blkfront *bf, const struct blkfront_opts *o
         in->queues = BLKFRONT_MAX_QUEUES;
     in->persistent = pers && !o->no_persistent;
     in->max_io = o->max_io ? o->max_io : BLKFRONT_DEFAULT_MAX_IO;
-    in->max_io = (in->max_io + BLKFRONT_PAGE_SIZE - 1) & ~(BLKFRONT_PAGE_SIZE - 1);
+    in->max_io =
+        (in->max_io + BLKFRONT_PAGE_SIZE - 1) & ~(BLKFRONT_PAGE_SIZE - 1);
     if (in->max_io > BLKFRONT_MAX_IO)
         in->max_io = BLKFRONT_MAX_IO;
     if (o->no_indirect || ind < BLKIF_MAX_SEGMENTS_PER_REQUEST)
         ind = BLKIF_MAX_SEGMENTS_PER_REQUEST;
     if (in->max_io / BLKFRONT_PAGE_SIZE > ind)
         in->max_io = (unsigned int)ind * BLKFRONT_PAGE_SIZE;
-    in->max_indirect = in->max_io / BLKFRONT_PAGE_SIZE >
-                               BLKIF_MAX_SEGMENTS_PER_REQUEST
-                           ? in->max_io / BLKFRONT_PAGE_SIZE
-                           : 0;
+    in->max_indirect =
+        in->max_io / BLKFRONT_PAGE_SIZE > BLKIF_MAX_SEGMENTS_PER_REQUEST
+            ? in->max_io / BLKFRONT_PAGE_SIZE
+            : 0;
     return 0;
 }
 
@@ -171,7 +173,8 @@ static int blkfront_queue_setup(struct blkfront *bf, unsigned int i)
 }
 
 /* Ends sharing of a queue's pages; idempotent. */
-static void blkfront_queue_teardown(struct blkfront *bf, struct blkfront_queue *q)
+static void blkfront_queue_teardown(struct blkfront *bf,
+                                    struct blkfront_queue *q)
 {
     unsigned int i;
 
@@ -179,9 +182,8 @@ static void blkfront_queue_teardown(struct blkfront *bf, struct blkfront_queue *
         plat_evtchn_unbind(bf->ec, q->port);
     q->port = 0;
     for (i = 0; q->slots && i < q->depth; i++) {
-        if (q->slots[i].share &&
-            plat_gntshr_unshare(bf->gs, q->slots[i].share,
-                                q->slots[i].share_pages))
+        if (q->slots[i].share && plat_gntshr_unshare(bf->gs, q->slots[i].share,
+                                                     q->slots[i].share_pages))
             fprintf(stderr, "%s: pages still mapped by the backend\n",
                     bf->name);
         q->slots[i].share = NULL;
@@ -209,12 +211,12 @@ static int blkfront_publish_txn(struct xs_handle *xs, xs_transaction_t t,
             ret = xsg_write_ring_refs(xs, t, dir, bf->q[i].order,
                                       bf->q[i].ring_refs);
         if (!ret)
-            ret = xsg_write_fmt(xs, t, dir, "event-channel", "%u",
-                                bf->q[i].port);
+            ret =
+                xsg_write_fmt(xs, t, dir, "event-channel", "%u", bf->q[i].port);
     }
     if (!ret)
-        ret = xsg_write_fmt(xs, t, fe, "protocol", "%s",
-                            XEN_IO_PROTO_ABI_NATIVE);
+        ret =
+            xsg_write_fmt(xs, t, fe, "protocol", "%s", XEN_IO_PROTO_ABI_NATIVE);
     if (!ret)
         ret = xsg_write_fmt(xs, t, fe, "feature-persistent", "%u",
                             bf->info.persistent ? 1u : 0u);
