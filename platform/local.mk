@@ -28,10 +28,10 @@ check_PROGRAMS += tests/unit/plat_test tests/unit/simhv_test
 TESTS += tests/unit/plat_test tests/unit/simhv_test
 tests_unit_plat_test_SOURCES = tests/unit/plat_test.c
 tests_unit_plat_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENGNTTAB_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_plat_test_LDADD = $(PLATFORM_LIBS) $(CUNIT_LIBS)
+tests_unit_plat_test_LDADD = $(PLATFORM_LIBS) $(CUTEST_LIBS)
 tests_unit_simhv_test_SOURCES = tests/unit/simhv_test.c
 tests_unit_simhv_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENGNTTAB_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_simhv_test_LDADD = $(PLATFORM_LIBS) $(CUNIT_LIBS)
+tests_unit_simhv_test_LDADD = $(PLATFORM_LIBS) $(CUTEST_LIBS)
 
 # End to end: drvdom-simhv spawns platdom domains that talk over ringbuf.
 check_PROGRAMS += tests/sim/platdom

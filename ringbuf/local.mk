@@ -17,10 +17,10 @@ check_PROGRAMS += tests/unit/ringbuf_test tests/unit/ringbuf_proc_test
 TESTS += tests/unit/ringbuf_test tests/unit/ringbuf_proc_test
 tests_unit_ringbuf_test_SOURCES = tests/unit/ringbuf_test.c
 tests_unit_ringbuf_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENCTRL_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_ringbuf_test_LDADD = ringbuf/libringbuf.a $(CUNIT_LIBS)
+tests_unit_ringbuf_test_LDADD = ringbuf/libringbuf.a $(CUTEST_LIBS)
 tests_unit_ringbuf_proc_test_SOURCES = tests/unit/ringbuf_proc_test.c
 tests_unit_ringbuf_proc_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENCTRL_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_ringbuf_proc_test_LDADD = ringbuf/libringbuf.a $(CUNIT_LIBS)
+tests_unit_ringbuf_proc_test_LDADD = ringbuf/libringbuf.a $(CUTEST_LIBS)
 
 # Benchmark: ringbuf against a minimal SPSC queue, two processes.
 noinst_PROGRAMS += tests/bench/ringbench

@@ -31,7 +31,7 @@ check_PROGRAMS += tests/unit/xsg_test
 TESTS += tests/unit/xsg_test
 tests_unit_xsg_test_SOURCES = tests/unit/xsg_test.c
 tests_unit_xsg_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_xsg_test_LDADD = $(XSG_LIBS) $(CUNIT_LIBS)
+tests_unit_xsg_test_LDADD = $(XSG_LIBS) $(CUTEST_LIBS)
 
 # End to end on the sim platform: drvdomd in a driver domain, testif
 # frontends in guest domains.

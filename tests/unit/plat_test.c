@@ -12,6 +12,7 @@
 #include <CUnit/Basic.h>
 
 #include "platform/plat-private.h"
+#include "tests/unit/cutest.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -281,18 +282,11 @@ static void test_dispatch(void)
 
 int main(void)
 {
-    unsigned int failures;
-    CU_pSuite suite;
+    static const struct cutest tests[] = {
+        {"parse", test_parse},
+        {"select", test_select},
+        {"dispatch", test_dispatch},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    suite = CU_add_suite("plat", NULL, NULL);
-    CU_add_test(suite, "parse", test_parse);
-    CU_add_test(suite, "select", test_select);
-    CU_add_test(suite, "dispatch", test_dispatch);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return (int)failures;
+    return cutest_run("plat", tests, sizeof(tests) / sizeof(tests[0]));
 }

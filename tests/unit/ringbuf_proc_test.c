@@ -24,6 +24,7 @@
 #include <CUnit/Basic.h>
 
 #include "drvdom/ringbuf.h"
+#include "tests/unit/cutest.h"
 
 #define RBP_ORDER 1
 #define RBP_TOTAL 1000000u
@@ -239,20 +240,9 @@ static void test_million_requests(void)
 
 int main(void)
 {
-    CU_pSuite suite;
-    unsigned int failures;
+    static const struct cutest tests[] = {
+        {"a million requests over a memfd ring", test_million_requests},
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    suite = CU_add_suite("ringbuf two processes", NULL, NULL);
-    if (!suite || !CU_add_test(suite, "a million requests over a memfd ring",
-                               test_million_requests)) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures > 255 ? 255 : (int)failures;
+    return cutest_run("ringbuf two processes", tests, 1);
 }

@@ -17,6 +17,7 @@
 #include <CUnit/Basic.h>
 
 #include "drvdom/ringbuf.h"
+#include "tests/unit/cutest.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define RBT_REQ       sizeof(blkif_request_t)
@@ -883,10 +884,7 @@ static void test_ids(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const struct cutest tests[] = {
         {"geometry matches ring.h", test_geometry},
         {"init rejects bad order", test_init_rejects_order},
         {"twin rings in lockstep", test_twin_lockstep},
@@ -905,25 +903,6 @@ int main(void)
         {"restarted back end resumes", test_attach_resume},
         {"request ids", test_ids},
     };
-    CU_pSuite suite;
-    unsigned int failures;
-    size_t i;
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    suite = CU_add_suite("ringbuf", NULL, NULL);
-    if (!suite)
-        goto err_registry;
-    for (i = 0; i < ARRAY_SIZE(tests); i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto err_registry;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return failures > 255 ? 255 : (int)failures;
-
-err_registry:
-    CU_cleanup_registry();
-    return 1;
+    return cutest_run("ringbuf", tests, ARRAY_SIZE(tests));
 }

@@ -26,6 +26,7 @@
 #include "drvdom/plat-sim.h"
 #include "drvdom/platform.h"
 #include "platform/sim/proto.h"
+#include "tests/unit/cutest.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define T_WAIT_MS     20000 /* bound on any wait for another process */
@@ -718,17 +719,13 @@ static void test_hostile(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const struct cutest tests[] = {
         {"domains", test_domains},     {"map_self", test_map_self},
         {"map_rules", test_map_rules}, {"copy", test_copy},
         {"evtchn", test_evtchn},       {"foreign", test_foreign},
         {"destroy", test_destroy},     {"hostile", test_hostile},
     };
-    unsigned int failures, i;
-    CU_pSuite suite;
+    int failures;
     ssize_t n;
 
     if (argc > 1 && !strcmp(argv[1], "--helper"))
@@ -742,16 +739,8 @@ int main(int argc, char **argv)
         t_stop_daemon();
         return 1;
     }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    suite = CU_add_suite("simhv", NULL, NULL);
-    for (i = 0; i < ARRAY_SIZE(tests); i++)
-        CU_add_test(suite, tests[i].name, tests[i].fn);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
+    failures = cutest_run("simhv", tests, ARRAY_SIZE(tests));
     if (t_stop_daemon())
         failures++;
-    return (int)failures;
+    return failures;
 }

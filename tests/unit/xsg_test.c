@@ -18,6 +18,7 @@
 #include <CUnit/Basic.h>
 
 #include "drvdom/xsg.h"
+#include "tests/unit/cutest.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define XT_FE         "/local/domain/5/device/testif/1"
@@ -365,33 +366,21 @@ static void xt_stop_server(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const struct cutest tests[] = {
         {"keys and features", xt_keys},
         {"rings and queues", xt_rings},
         {"transactions and switches", xt_txn},
         {"backend lifecycle", xt_back_lifecycle},
         {"backend adopt and close", xt_back_adopt},
     };
-    CU_pSuite s;
-    unsigned int i, fails;
+    int fails;
 
     if (xt_start_server()) {
         fprintf(stderr, "xsg_test: cannot start xenstore_server\n");
         xt_stop_server();
         return 1;
     }
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    s = CU_add_suite("xsg", NULL, NULL);
-    for (i = 0; i < ARRAY_SIZE(tests); i++)
-        CU_add_test(s, tests[i].name, tests[i].fn);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    fails = CU_get_number_of_failures();
-    CU_cleanup_registry();
+    fails = cutest_run("xsg", tests, ARRAY_SIZE(tests));
     xt_stop_server();
-    return (int)fails;
+    return fails;
 }

@@ -649,7 +649,7 @@ static void test_domain_make(void)
 
 int main(void)
 {
-    static const struct xt_test tests[] = {
+    static const struct cutest tests[] = {
         {"read/write/mkdir", test_read_write_mkdir},
         {"paths", test_paths},
         {"children order, rm", test_children_order_and_rm},
@@ -675,5 +675,5 @@ int main(void)
         {"domain make", test_domain_make},
     };
 
-    return xt_run("xss", tests, sizeof(tests) / sizeof(tests[0]));
+    return cutest_run("xss", tests, sizeof(tests) / sizeof(tests[0]));
 }

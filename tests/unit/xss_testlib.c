@@ -132,6 +132,15 @@ int xt_recv(struct xt_cli *c, struct xsd_sockmsg *h)
     return -ETIMEDOUT;
 }
 
+/* Copy src into dst[size], cut to fit and nul-terminated. */
+static void xt_copy(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static void xt_stash_event(struct xt_cli *c)
 {
     struct xt_event *e = &c->ev[c->nev % XT_MAX_EVENTS];
@@ -139,8 +148,8 @@ static void xt_stash_event(struct xt_cli *c)
 
     tok = c->rep + strlen(c->rep) + 1;
     memset(e, 0, sizeof(*e));
-    snprintf(e->path, sizeof(e->path), "%s", c->rep);
-    snprintf(e->token, sizeof(e->token), "%s", tok);
+    xt_copy(e->path, sizeof(e->path), c->rep);
+    xt_copy(e->token, sizeof(e->token), tok);
     c->nev++;
 }
 
@@ -275,25 +284,3 @@ uint32_t xt_txn(struct xt_cli *c)
 }
 
 /* Register @tests as one suite, run it, return the failure count. */
-int xt_run(const char *suite, const struct xt_test *tests, size_t n)
-{
-    unsigned int failures;
-    CU_pSuite s;
-    size_t i;
-
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    s = CU_add_suite(suite, NULL, NULL);
-    for (i = 0; s && i < n; i++)
-        if (!CU_add_test(s, tests[i].name, tests[i].fn))
-            s = NULL;
-    if (!s) {
-        CU_cleanup_registry();
-        return 1;
-    }
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return (int)failures;
-}

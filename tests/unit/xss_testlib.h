@@ -10,6 +10,8 @@
 #include <stdint.h>
 
 #include <CUnit/Basic.h>
+
+#include "tests/unit/cutest.h"
 #include <xen/io/xs_wire.h>
 
 #include "tools/simhv/xenstored/xss.h"
@@ -35,12 +37,6 @@ struct xt_cli {
 extern struct event_base *xt_base;
 extern struct xss_server *xt_srv;
 
-/* One CUnit test of a table. */
-struct xt_test {
-    const char *name; /* test name */
-    CU_TestFunc fn;   /* test */
-};
-
 void xt_start(const char *const *quotas);
 void xt_stop(void);
 void xt_pump(void);
@@ -62,6 +58,5 @@ void xt_set_perms_tx(struct xt_cli *c, uint32_t tx, const char *path,
 const char *xt_dir(struct xt_cli *c, const char *path);
 uint32_t xt_txn(struct xt_cli *c);
 struct xt_cli *xt_connect_sndbuf(domid_t domid, int sndbuf);
-int xt_run(const char *suite, const struct xt_test *tests, size_t n);
 
 #endif /* DRVDOM_XSS_TESTLIB_H */

@@ -166,12 +166,12 @@ static void test_limits_and_dump(void)
 
 int main(void)
 {
-    static const struct xt_test tests[] = {
+    static const struct cutest tests[] = {
         {"wire: malformed", test_wire_malformed},
         {"wire: flood bounded (XSA-326)", test_wire_flood_bounded},
         {"wire: outstanding replies", test_wire_outstanding},
         {"limits, dump", test_limits_and_dump},
     };
 
-    return xt_run("xss_wire", tests, sizeof(tests) / sizeof(tests[0]));
+    return cutest_run("xss_wire", tests, sizeof(tests) / sizeof(tests[0]));
 }

@@ -28,11 +28,11 @@ TESTS += tests/unit/xss_test tests/unit/xss_wire_test
 tests_unit_xss_test_SOURCES = tests/unit/xss_test.c \
 	tests/unit/xss_testlib.c tests/unit/xss_testlib.h
 tests_unit_xss_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_xss_test_LDADD = tools/simhv/xenstored/libxss.a $(LIBEVENT_LIBS) $(CUNIT_LIBS)
+tests_unit_xss_test_LDADD = tools/simhv/xenstored/libxss.a $(LIBEVENT_LIBS) $(CUTEST_LIBS)
 tests_unit_xss_wire_test_SOURCES = tests/unit/xss_wire_test.c \
 	tests/unit/xss_testlib.c tests/unit/xss_testlib.h
 tests_unit_xss_wire_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBEVENT_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_xss_wire_test_LDADD = tools/simhv/xenstored/libxss.a $(LIBEVENT_LIBS) $(CUNIT_LIBS)
+tests_unit_xss_wire_test_LDADD = tools/simhv/xenstored/libxss.a $(LIBEVENT_LIBS) $(CUTEST_LIBS)
 
 # Interop: stock xenstore-utils and libxenstore against the server.
 check_PROGRAMS += tests/sim/xenstore_client
