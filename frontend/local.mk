@@ -28,3 +28,8 @@ TESTS += tests/unit/blkfront_test
 tests_unit_blkfront_test_SOURCES = tests/unit/blkfront_test.c
 tests_unit_blkfront_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_blkfront_test_LDADD = $(BLKFRONT_LIBS) $(CUNIT_LIBS)
+
+# End to end on the sim platform: drvdom-blkfront domains against
+# drvdom-blkback under drvdomd.
+TESTS += tests/sim/blk-verify.sh
+EXTRA_DIST += tests/sim/blk-lib.sh tests/sim/blk-verify.sh

@@ -3,7 +3,9 @@
  * exists), run in dom0. It writes and removes exactly what libxl writes
  * (libxl__device_generic_add, libxl__initiate_device_generic_remove):
  *
- *   xsgtool add TYPE BE FE DEVID [KEY=VALUE ...]  (extra backend keys)
+ *   xsgtool add TYPE BE FE DEVID [KEY=VALUE ...]  (extra backend keys;
+ *                                  a vbd also gets libxl's frontend keys
+ *                                  virtual-device and device-type)
  *   xsgtool del TYPE BE FE DEVID   online=0, state=Closing, wait Closed,
  *                                  remove frontend and /libxl paths, wait
  *                                  for the driver domain to remove its own

@@ -19,6 +19,8 @@ int xsgts_dev(struct xsgts_dev *d, char **argv)
 {
     d->be_id = (unsigned int)strtoul(argv[1], NULL, 10);
     d->fe_id = (unsigned int)strtoul(argv[2], NULL, 10);
+    d->devid = (unsigned int)strtoul(argv[3], NULL, 10);
+    d->vbd = !strcmp(argv[0], "vbd");
     snprintf(d->fe, sizeof(d->fe), "/local/domain/%u/device/%s/%s", d->fe_id,
              argv[0], argv[3]);
     snprintf(d->be, sizeof(d->be), "/local/domain/%u/backend/%s/%u/%s",
@@ -64,6 +66,11 @@ static int xsgts_add_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
     ret = xsgts_put(xs, t, d->fe, "backend", d->be, NULL, 0) ?:
           xsgts_put(xs, t, d->fe, "state", "1", fe_perms, 2) ?:
           xsgts_put(xs, t, d->fe, "backend-id", buf, be_perms, 2);
+    if (!ret && d->vbd) { /* libxl__device_disk_add's frontend keys */
+        snprintf(buf, sizeof(buf), "%u", d->devid);
+        ret = xsgts_put(xs, t, d->fe, "virtual-device", buf, NULL, 0)
+                  ?: xsgts_put(xs, t, d->fe, "device-type", "disk", NULL, 0);
+    }
     xs_rm(xs, t, d->be);
     if (ret || !xs_mkdir(xs, t, d->be) ||
         !xs_set_permissions(xs, t, d->be, be_perms, 2))

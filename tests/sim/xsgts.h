@@ -15,6 +15,8 @@ struct xsgts_dev {
     char lx[XSG_PATH_MAX]; /* /libxl/<fe>/device/<type>/<devid> */
     unsigned int be_id;    /* backend domain */
     unsigned int fe_id;    /* frontend domain */
+    unsigned int devid;    /* device id (vbd: the virtual-device number) */
+    bool vbd;              /* a vbd: libxl's extra frontend keys */
     char **extra;          /* KEY=VALUE backend keys */
     int nextra;            /* entries in extra */
 };

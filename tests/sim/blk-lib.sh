@@ -1,0 +1,106 @@
+#!/bin/sh
+# Helpers shared by the block e2e tests (tests/sim/blk-*.sh): a private
+# drvdom-simhv, a driver domain whose init restarts drvdomd (serving vbd with
+# drvdom-blkback) when it dies, disk files in the scratch dir, vbd attach
+# through the test toolstack, and drvdom-blkfront frontend domains.
+# Usage: . "$DRVDOM_SRCDIR/tests/sim/lib.sh"; t_init NAME;
+#        . "$DRVDOM_SRCDIR/tests/sim/blk-lib.sh"; b_start
+
+HV=$DRVDOM_BUILDDIR/tools/simhv/drvdom-simhv
+DRVDOMD=$DRVDOM_BUILDDIR/backend/drvdomd
+BLKBACK=$DRVDOM_BUILDDIR/backend/blk/drvdom-blkback
+BLKFRONT=$DRVDOM_BUILDDIR/frontend/blk/drvdom-blkfront
+XSGTOOL=$DRVDOM_BUILDDIR/tests/sim/xsgtool
+RUN=$T_DIR/run
+DRUN=$T_DIR/drvdomd
+export DRVDOM_SIM_RUNDIR="$RUN"
+export XENSTORED_PATH="$RUN/dom0/xenstored.sock"
+
+hv() { "$HV" --run-dir "$RUN" "$@"; }
+xt() { "$XSGTOOL" "$@"; }
+
+# wait_for CMD...: retry CMD (bounded: 30 s) until it succeeds.
+wait_for() {
+    i=0
+    until "$@" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -lt 3000 ] || return 1
+        sleep 0.01
+    done
+}
+# key FILE KEY: the value of "KEY value" in FILE.
+key() { sed -n "s/^$2 //p" "$1" 2>/dev/null; }
+at_least() { v=$(key "$1" "$2"); [ -n "$v" ] && [ "$v" -ge "$3" ]; }
+is() { [ "$(key "$1" "$2")" = "$3" ]; }
+one_of() { s_=$(key "$1" state); [ "$s_" = "$2" ] || [ "$s_" = "$3" ]; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+released() { ! hv info "$1" >/dev/null 2>&1; }
+be_path() { echo "/local/domain/$DRV/backend/vbd/$1/$2"; }
+# worker_pid FE DEVID: from drvdomd's run file.
+worker_pid() { key "$DRUN/vbd-$1-$2" pid; }
+worker_changed() { w_=$(worker_pid "$1" "$2"); [ -n "$w_" ] && [ "$w_" != "$3" ]; }
+drvdomd_pid() { cat "$T_DIR/drvdomd.pid" 2>/dev/null; }
+
+# b_start: the daemon, then the driver domain running drvdomd in a loop
+# (stopped by b_stop).
+b_start() {
+    for p in "$HV" "$DRVDOMD" "$BLKBACK" "$BLKFRONT" "$XSGTOOL"; do
+        [ -x "$p" ] || t_fail "build $p first"
+    done
+    t_bg "$HV" --run-dir "$RUN" --foreground 2>"$T_DIR/simhv.log"
+    wait_for test -S "$RUN/simhv.sock" || t_fail "simhv did not start"
+    wait_for test -S "$XENSTORED_PATH" || t_fail "simhv serves no xenstore"
+    DRV=$(hv create --name drv /bin/sh -c "
+        while [ ! -e '$T_DIR/stop' ]; do
+            '$DRVDOMD' --worker vbd='$BLKBACK' --run-dir '$DRUN' \
+                2>>'$T_DIR/drvdomd.log' &
+            echo \$! >'$T_DIR/drvdomd.pid'
+            wait \$!
+        done") || t_fail "create driver domain"
+    wait_for test -s "$T_DIR/drvdomd.pid" || t_fail "drvdomd did not start"
+}
+
+# b_disk NAME SIZE_MB: a disk file of random content in the scratch dir.
+b_disk() {
+    head -c $(($2 * 1024 * 1024)) /dev/urandom >"$T_DIR/$1" ||
+        t_fail "make disk $1"
+}
+
+# b_front NAME ARGS...: a drvdom-blkfront domain; prints its domid.
+b_front() {
+    n_=$1
+    shift
+    hv create --name "$n_" "$BLKFRONT" --status "$T_DIR/$n_.st" "$@" \
+        2>>"$T_DIR/$n_.log"
+}
+
+# b_attach FE DEVID DISK MODE [KEY=VALUE...]: the toolstack attaches a vbd
+# backed by the scratch file DISK, with libxl's backend keys.
+b_attach() {
+    fe_=$1
+    dv_=$2
+    f_=$3
+    m_=$4
+    shift 4
+    xt add vbd "$DRV" "$fe_" "$dv_" params="$T_DIR/$f_" mode="$m_" type=phy \
+        device-type=disk removable=0 bootable=1 dev=xvda discard-enable=1 \
+        "$@" || t_fail "attach vbd $fe_/$dv_"
+}
+
+# b_detach FE DEVID
+b_detach() { xt del vbd "$DRV" "$1" "$2" || t_fail "detach vbd $1/$2"; }
+
+# b_done NAME: wait until the frontend domain finished and check its state.
+b_done() {
+    wait_for one_of "$T_DIR/$1.st" verified failed ||
+        t_fail "$1 did not finish: $(cat "$T_DIR/$1.st" "$T_DIR/$1.log")"
+    is "$T_DIR/$1.st" state verified ||
+        t_fail "$1: $(cat "$T_DIR/$1.st" "$T_DIR/$1.log")"
+}
+
+# b_stop: drvdomd closes every device on SIGTERM; the domain then ends.
+b_stop() {
+    touch "$T_DIR/stop"
+    kill -TERM "$(drvdomd_pid)" 2>/dev/null
+    wait_for released "$DRV" || t_fail "driver domain not released"
+}
