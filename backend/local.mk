@@ -1,33 +1,56 @@
 # backend: build rules (included from the top Makefile.am).
 
-# backend/blk: the pure core of the userspace blkback worker (request
-# validation, io_uring storage engine, persistent-grant cache), linked by
-# the worker; it needs neither the platform nor xenstore.
+# backend/blk: the userspace blkback. libblkback.a holds request validation
+# (ring.c), the io_uring storage engine (io.c), the persistent-grant cache
+# (pgrant.c), which need neither the platform nor xenstore, and one queue's
+# data path (queue.c) and the xenstore keys (xs.c), which do; the worker
+# program drvdomd runs for every vbd is worker.c.
 noinst_LIBRARIES += backend/blk/libblkback.a
 backend_blk_libblkback_a_SOURCES = \
 	backend/blk/ring.c \
 	backend/blk/io.c \
 	backend/blk/pgrant.c \
+	backend/blk/queue.c \
+	backend/blk/xs.c \
 	backend/blk/blkback-internal.h
-backend_blk_libblkback_a_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS)
+backend_blk_libblkback_a_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) \
+	$(XENSTORE_CFLAGS)
+# What a program linking backend/blk/libblkback.a needs after it.
+BLKBACK_LIBS = backend/blk/libblkback.a $(XSG_LIBS) ringbuf/libringbuf.a \
+	$(LIBURING_LIBS)
+
+sbin_PROGRAMS += backend/blk/drvdom-blkback
+backend_blk_drvdom_blkback_SOURCES = backend/blk/worker.c
+backend_blk_drvdom_blkback_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) \
+	$(XENSTORE_CFLAGS)
+backend_blk_drvdom_blkback_LDADD = $(BLKBACK_LIBS)
+dist_man_MANS += backend/blk/drvdom-blkback.8
 
 check_PROGRAMS += tests/unit/blkback_ring_test tests/unit/blkback_io_test \
 	tests/unit/blkback_pgrant_test
 TESTS += tests/unit/blkback_ring_test tests/unit/blkback_io_test \
 	tests/unit/blkback_pgrant_test
 tests_unit_blkback_ring_test_SOURCES = tests/unit/blkback_ring_test.c
-tests_unit_blkback_ring_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_blkback_ring_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) $(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_blkback_ring_test_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS) $(CUNIT_LIBS)
 tests_unit_blkback_io_test_SOURCES = tests/unit/blkback_io_test.c
-tests_unit_blkback_io_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_blkback_io_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) $(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_blkback_io_test_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS) $(CUNIT_LIBS)
 tests_unit_blkback_pgrant_test_SOURCES = tests/unit/blkback_pgrant_test.c
-tests_unit_blkback_pgrant_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_blkback_pgrant_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) $(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_blkback_pgrant_test_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS) $(CUNIT_LIBS)
+
+# The data path of one queue, in-process over a fake platform.
+check_PROGRAMS += tests/unit/blkback_queue_test
+TESTS += tests/unit/blkback_queue_test
+tests_unit_blkback_queue_test_SOURCES = tests/unit/blkback_queue_test.c
+tests_unit_blkback_queue_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) \
+	$(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_blkback_queue_test_LDADD = $(BLKBACK_LIBS) $(CUNIT_LIBS)
 
 # Benchmark: the engine against bare liburing doing the same I/O.
 noinst_PROGRAMS += tests/bench/blkio_bench
 BENCHMARKS += tests/bench/blkio_bench
 tests_bench_blkio_bench_SOURCES = tests/bench/blkio_bench.c
-tests_bench_blkio_bench_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS)
+tests_bench_blkio_bench_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) $(XENSTORE_CFLAGS)
 tests_bench_blkio_bench_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS)

@@ -9,6 +9,11 @@
  *   io.c      the storage engine: a raw file or block device served through
  *             io_uring, with request slots preallocated to the queue depth.
  *   pgrant.c  the persistent-grant cache: gref -> mapped page, bounded, LRU.
+ *   queue.c   one queue's data path: take a batch of requests off the ring,
+ *             validate, map their grants, queue them to io.c, respond.
+ *   xs.c      xenstore: the toolstack's and the frontend's keys in, the
+ *             device's features out.
+ *   worker.c  the drvdomd worker program: one thread per queue.
  *
  * Units: blkif counts sectors in 512-byte units in every request field
  * (sector_number, first_sect/last_sect, nr_sectors), whatever the logical
@@ -23,13 +28,19 @@
 #ifndef DRVDOM_BLKBACK_INTERNAL_H
 #define DRVDOM_BLKBACK_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/uio.h>
 #include <liburing.h>
+#include <xenstore.h>
 #include <xen/xen.h>
 #include <xen/io/blkif.h>
+
+#include "drvdom/platform.h"
+#include "drvdom/ringbuf.h"
 
 /* The blkif sector: every sector quantity on the ring counts these. */
 #define BLKBACK_SECTOR_SHIFT 9
@@ -203,6 +214,8 @@ struct blkback_io_done {
 
 int blkback_io_open(struct blkback_io *io, const char *path,
                     const struct blkback_io_opts *opts);
+int blkback_io_clone(struct blkback_io *io, const struct blkback_io *from,
+                     uint32_t queue_depth, uint32_t max_segs);
 void blkback_io_close(struct blkback_io *io);
 void blkback_io_geom(const struct blkback_io *io, struct blkback_geom *geom,
                      uint32_t max_indirect);
@@ -264,5 +277,155 @@ int blkback_pgrant_put(struct blkback_pgrant_cache *c, grant_ref_t gref,
                        uint64_t now);
 unsigned blkback_pgrant_purge(struct blkback_pgrant_cache *c, uint64_t now,
                               uint64_t idle);
+
+/* ----------------------------------------------------------------- queue.c */
+
+/* Queues a device offers at most (multi-queue-max-queues). */
+#define BLKBACK_MAX_QUEUES 4u
+/* Persistent grants kept per queue (Linux xen_blkif_max_pgrants). */
+#define BLKBACK_MAX_PGRANTS 1056u
+/* Unused persistent grants are unmapped after this long (Linux: 60 s). */
+#define BLKBACK_PGRANT_IDLE_MS 60000u
+/* Most grants mapped by one plat_gnttab_map call (the sim's limit). */
+#define BLKBACK_MAP_BATCH 1024u
+/* Bad requests logged per queue; the rest are only counted. */
+#define BLKBACK_LOG_BAD 16u
+
+#define BLKBACK_NONE UINT32_MAX
+
+/* What every queue of a device shares; read-only while the queues run. */
+struct blkback_dev {
+    char name[48];                 /* "vbd/<fe>/<devid>", for log lines */
+    domid_t fe;                    /* frontend domain */
+    struct blkback_geom geom;      /* what requests are validated against */
+    bool persistent;               /* feature-persistent on both ends */
+    uint32_t max_pgrants;          /* bound of each queue's grant cache */
+    const struct blkback_io *disk; /* the opened store queues clone */
+    int status_fd;                 /* drvdomd's status pipe, or -1 */
+    bool report_first;             /* say "first-response" (adopted) */
+    atomic_flag first_done;        /* "first-response" said */
+};
+
+/* One queue's frontend keys. */
+struct blkback_queue_cfg {
+    unsigned order;                            /* ring-page-order */
+    grant_ref_t refs[1u << RINGBUF_MAX_ORDER]; /* ring-ref, ring-refN */
+    evtchn_port_t port;                        /* event-channel */
+};
+
+/* How a segment's page is mapped (struct blkback_pending.kinds). */
+enum {
+    BLKBACK_PG_RANGE,   /* in the request's batch range */
+    BLKBACK_PG_PERSIST, /* in the persistent-grant cache */
+    BLKBACK_PG_SINGLE,  /* alone, unmapped after the request (cache full) */
+};
+
+/* A request taken off the ring, until its response is put. */
+struct blkback_pending {
+    struct blkback_req req;   /* the validated request */
+    struct blkback_seg *segs; /* its segments (max_segs slots) */
+    void **pages;             /* mapped page of each segment */
+    uint8_t *kinds;           /* BLKBACK_PG_* of each segment */
+    uint16_t nr_mapped;       /* segments mapped (persistent mode) */
+    uint32_t range;           /* batch range of its pages, or NONE */
+    uint32_t range_first;     /* index of its first page in that range */
+};
+
+/* Grants of several requests mapped by one plat_gnttab_map call. */
+struct blkback_range {
+    void *addr;     /* the mapping, NULL until mapped */
+    uint32_t count; /* pages */
+    uint32_t users; /* requests using it: unmapped when it drops to 0 */
+    bool writable;  /* READ requests' pages: guest memory is written */
+    bool failed;    /* the map was refused: each request maps its own */
+};
+
+/* Counters of one queue. */
+struct blkback_queue_stats {
+    uint64_t requests;  /* requests taken off the ring */
+    uint64_t bad;       /* refused by validation or mapping */
+    uint64_t io_errors; /* failed in the storage engine */
+    uint64_t map_calls; /* plat_gnttab_map calls */
+    uint64_t pg_hits;   /* segments found in the persistent cache */
+    uint64_t passes;    /* ring passes that took requests */
+};
+
+/* One ring and its thread's state: not thread-safe, one thread each. */
+struct blkback_queue {
+    char name[64];                     /* "vbd/<fe>/<devid>[ qN]" */
+    struct blkback_dev *dev;           /* the device (shared) */
+    struct plat_gnttab *gt;            /* this queue's grant handle */
+    struct plat_evtchn *ec;            /* this queue's event channel handle */
+    evtchn_port_t port;                /* our end of the channel, 0: unbound */
+    void *sring;                       /* mapped ring pages, or NULL */
+    unsigned order;                    /* ring-page-order */
+    struct ringbuf_back rb;            /* the back ring */
+    struct blkback_io io;              /* storage engine */
+    bool io_ready;                     /* io opened */
+    struct blkback_pgrant_cache pg;    /* persistent grants (persistent) */
+    bool peer_fault;                   /* open failed on the frontend's data */
+    uint32_t nr_ents;                  /* RING_SIZE: most requests in flight */
+    uint32_t max_segs;                 /* segments a request may have */
+    uint32_t inflight;                 /* requests in the engine */
+    blkif_request_t *reqs;             /* copies taken in one pass */
+    struct blkback_pending *pend;      /* nr_ents request contexts */
+    uint32_t *pend_free;               /* stack of free contexts */
+    uint32_t nr_pend_free;             /* entries on it */
+    struct blkback_seg *segs;          /* nr_ents * max_segs segments */
+    void **pages;                      /* nr_ents * max_segs mapped pages */
+    uint8_t *kinds;                    /* nr_ents * max_segs mapping kinds */
+    struct blkback_range *ranges;      /* nr_ents + 2 batch ranges */
+    uint32_t *range_free;              /* stack of free ranges */
+    uint32_t nr_range_free;            /* entries on it */
+    uint32_t open[2];                  /* range being filled: [writable] */
+    grant_ref_t *batch[2];             /* its refs, BLKBACK_MAP_BATCH each */
+    uint32_t *pass;                    /* contexts dispatched in this pass */
+    uint32_t npass;                    /* entries in pass */
+    struct iovec *iov;                 /* max_segs scratch iovecs */
+    struct blkif_request_segment *ind; /* copy of indirect segments */
+    struct blkback_io_done *done;      /* nr_ents completions */
+    uint64_t now_ms;                   /* clock of this pass (grant LRU) */
+    struct blkback_queue_stats st;     /* counters */
+};
+
+int blkback_queue_open(struct blkback_queue *q, struct blkback_dev *dev,
+                       unsigned index, unsigned nr_queues,
+                       const struct blkback_queue_cfg *cfg, bool adopt);
+void blkback_queue_close(struct blkback_queue *q);
+int blkback_queue_pass(struct blkback_queue *q, bool wait);
+int blkback_queue_run(struct blkback_queue *q, int stop_fd);
+void blkback_queue_drain(struct blkback_queue *q);
+
+/* -------------------------------------------------------------------- xs.c */
+
+/* The toolstack's keys in the backend directory. */
+struct blkback_be_cfg {
+    char *params;         /* file or block device (malloc'd) */
+    bool readonly;        /* mode = r */
+    bool cdrom;           /* device-type = cdrom */
+    bool discard;         /* discard-enable (absent: 1) */
+    bool buffered;        /* drvdom-buffered-io: page cache allowed */
+    bool secure_discard;  /* drvdom-secure-discard: BLKSECDISCARD works */
+    uint32_t sector_size; /* drvdom-sector-size, 0: the store's */
+    uint32_t physical_sector_size; /* drvdom-physical-sector-size, 0 */
+};
+
+/* The frontend's keys. */
+struct blkback_fe_cfg {
+    unsigned nr_queues; /* multi-queue-num-queues (absent: 1) */
+    bool persistent;    /* feature-persistent */
+    struct blkback_queue_cfg queues[BLKBACK_MAX_QUEUES]; /* per queue */
+};
+
+unsigned blkback_xs_max_queues(void);
+void blkback_xs_print_features(FILE *out);
+int blkback_xs_read_backend(struct xs_handle *xs, const char *dir,
+                            struct blkback_be_cfg *cfg, char *msg, size_t len);
+void blkback_xs_backend_free(struct blkback_be_cfg *cfg);
+int blkback_xs_read_frontend(struct xs_handle *xs, const char *dir,
+                             struct blkback_fe_cfg *cfg, char *msg, size_t len);
+int blkback_xs_write_device(struct xs_handle *xs, const char *dir,
+                            const struct blkback_dev *dev,
+                            const struct blkback_io *io, bool cdrom);
 
 #endif /* DRVDOM_BLKBACK_INTERNAL_H */

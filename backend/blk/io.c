@@ -7,7 +7,8 @@
  * nothing is allocated per request. The worker queues validated requests
  * with iovecs on the mapped guest pages (blkback_io_queue), submits them
  * once per ring pass (blkback_io_submit) and reaps (tag, status) pairs
- * (blkback_io_reap).
+ * (blkback_io_reap). Further queues of the same device share the store
+ * through blkback_io_clone().
  *
  * Each slot has at most one SQE in flight and walks through phases:
  *   READ / WRITE      data
@@ -329,6 +330,24 @@ static int blkback_io_alloc_slots(struct blkback_io *io)
     return 0;
 }
 
+/* Slots and the io_uring of an engine whose store is open. */
+static int blkback_io_setup(struct blkback_io *io)
+{
+    int err;
+
+    err = blkback_io_alloc_slots(io);
+    if (err < 0)
+        return err;
+    err = io_uring_queue_init(io->depth, &io->ring, 0);
+    if (err < 0) {
+        blkback_io_msg(io, "io_uring_queue_init(%u): %s", io->depth,
+                       strerror(-err));
+        return err;
+    }
+    io->ring_ready = true;
+    return 0;
+}
+
 /*
  * Open the backing store at path and set up the engine. On failure io->msg
  * says why (also on success it may hold a notice). Returns 0 or -errno;
@@ -356,17 +375,36 @@ int blkback_io_open(struct blkback_io *io, const char *path,
     err = blkback_io_open_store(io, path, opts);
     if (err < 0)
         return err;
-    err = blkback_io_alloc_slots(io);
-    if (err < 0)
-        return err;
-    err = io_uring_queue_init(io->depth, &io->ring, 0);
-    if (err < 0) {
-        blkback_io_msg(io, "io_uring_queue_init(%u): %s", io->depth,
-                       strerror(-err));
-        return err;
+    return blkback_io_setup(io);
+}
+
+/*
+ * A second engine on the store `from` opened, for another queue: the same
+ * file (a duplicate descriptor: a writable block device is opened O_EXCL
+ * once), its own ring and slots. Returns 0 or -errno; blkback_io_close()
+ * is the cleanup either way.
+ */
+int blkback_io_clone(struct blkback_io *io, const struct blkback_io *from,
+                     uint32_t queue_depth, uint32_t max_segs)
+{
+    memset(io, 0, sizeof(*io));
+    io->efd = -1;
+    io->barrier = BLKBACK_IO_NONE;
+    io->held_head = io->held_tail = BLKBACK_IO_NONE;
+    io->fd = fcntl(from->fd, F_DUPFD_CLOEXEC, 0);
+    if (io->fd < 0) {
+        blkback_io_msg(io, "dup: %s", strerror(errno));
+        return -errno;
     }
-    io->ring_ready = true;
-    return 0;
+    if (queue_depth == 0 || queue_depth > BLKBACK_IO_MAX_DEPTH ||
+        max_segs == 0 || max_segs > BLKBACK_MAX_SEGS) {
+        blkback_io_msg(io, "invalid engine options");
+        return -EINVAL;
+    }
+    io->disk = from->disk;
+    io->depth = queue_depth;
+    io->max_segs = max_segs;
+    return blkback_io_setup(io);
 }
 
 /* Release everything; safe after a failed open and when called twice. */

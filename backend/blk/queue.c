@@ -1,0 +1,673 @@
+/*
+ * queue.c - the data path of one blkif ring (one queue, one thread).
+ *
+ * A pass (blkback_queue_pass) is:
+ *   take     copy every pending request off the ring (ringbuf_back_take);
+ *   validate parse each private copy (ring.c); an indirect request's
+ *            segments are copied out of its indirect pages and validated
+ *            in turn; a refused request is answered at once;
+ *   map      persistent grants come from the cache (pgrant.c) or are
+ *            mapped one by one and cached; otherwise the pass's grants are
+ *            mapped in batch ranges, one plat_gnttab_map call per range
+ *            (writable for READ: the data goes into guest memory,
+ *            read-only for everything else), and a range the platform
+ *            refuses is retried request by request so that only the bad
+ *            request fails;
+ *   queue    hand every request to the engine (io.c), one submit per pass;
+ *   reap     unmap (or release to the cache) what completed, respond;
+ *   push     publish the responses and notify once.
+ * Everything is allocated by blkback_queue_open(), sized by the ring: the
+ * ring never holds more requests than it has response slots, so nr_ents
+ * contexts are enough and the per-request path never allocates.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backend/blk/blkback-internal.h"
+
+static uint64_t blkback_queue_clock_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The unmap callback of the persistent-grant cache. */
+static void blkback_queue_pg_unmap(void *opaque, const grant_ref_t *grefs,
+                                   void *const *addrs, unsigned n)
+{
+    struct blkback_queue *q = opaque;
+    unsigned i;
+
+    (void)grefs;
+    for (i = 0; i < n; i++)
+        plat_gnttab_unmap(q->gt, addrs[i], 1);
+}
+
+/* ------------------------------------------------------------ responses */
+
+static void blkback_queue_respond(struct blkback_queue *q, uint64_t id,
+                                  uint8_t op, int16_t status)
+{
+    blkif_response_t rsp;
+    char line[64];
+
+    blkback_ring_response(&rsp, id, op, status);
+    if (ringbuf_back_put(&q->rb, &rsp) < 0)
+        return; /* broken ring: nobody to answer */
+    if (!q->dev->report_first || atomic_flag_test_and_set(&q->dev->first_done))
+        return;
+    snprintf(line, sizeof(line), "first-response %llu\n",
+             (unsigned long long)blkback_queue_clock_ns());
+    if (write(q->dev->status_fd, line, strlen(line)) < 0)
+        return; /* drvdomd restarted: nobody to tell */
+}
+
+static void blkback_queue_refuse(struct blkback_queue *q,
+                                 const struct blkback_req *req, int16_t status,
+                                 const char *why)
+{
+    if (q->st.bad++ < BLKBACK_LOG_BAD)
+        fprintf(stderr, "%s: request id %llu op %u refused: %s%s\n", q->name,
+                (unsigned long long)req->id, req->rsp_op, why,
+                q->st.bad == BLKBACK_LOG_BAD ? " (no more logged)" : "");
+    blkback_queue_respond(q, req->id, req->rsp_op, status);
+}
+
+/* ---------------------------------------------------------- grant ranges */
+
+static void blkback_queue_range_put(struct blkback_queue *q, uint32_t r)
+{
+    struct blkback_range *g = &q->ranges[r];
+
+    if (--g->users > 0)
+        return;
+    if (g->addr != NULL)
+        plat_gnttab_unmap(q->gt, g->addr, g->count);
+    g->addr = NULL;
+    q->range_free[q->nr_range_free++] = r;
+}
+
+static uint32_t blkback_queue_range_new(struct blkback_queue *q, bool writable)
+{
+    uint32_t r = q->range_free[--q->nr_range_free];
+
+    q->ranges[r] = (struct blkback_range){.writable = writable};
+    return r;
+}
+
+/* Map the range being filled for this writability and close it. */
+static void blkback_queue_range_map(struct blkback_queue *q, unsigned w)
+{
+    struct blkback_range *g;
+    uint32_t r = q->open[w];
+
+    if (r == BLKBACK_NONE)
+        return;
+    q->open[w] = BLKBACK_NONE;
+    g = &q->ranges[r];
+    q->st.map_calls++;
+    if (plat_gnttab_map(q->gt, q->dev->fe, g->count, q->batch[w], w != 0,
+                        &g->addr) < 0) {
+        g->addr = NULL;
+        g->failed = true;
+    }
+}
+
+/* Put request p's grants in the open range of its writability. */
+static void blkback_queue_range_add(struct blkback_queue *q,
+                                    struct blkback_pending *p)
+{
+    unsigned w = p->req.op == BLKIF_OP_READ;
+    struct blkback_range *g;
+    unsigned i;
+
+    if (q->open[w] != BLKBACK_NONE &&
+        q->ranges[q->open[w]].count + p->req.nr_segs > BLKBACK_MAP_BATCH)
+        blkback_queue_range_map(q, w);
+    if (q->open[w] == BLKBACK_NONE)
+        q->open[w] = blkback_queue_range_new(q, w != 0);
+    g = &q->ranges[q->open[w]];
+    for (i = 0; i < p->req.nr_segs; i++)
+        q->batch[w][g->count + i] = p->segs[i].gref;
+    p->range = q->open[w];
+    p->range_first = g->count;
+    g->count += p->req.nr_segs;
+    g->users++;
+}
+
+/*
+ * p's batch range was refused: map p's grants on their own, so that only
+ * a request with a bad grant fails. 0 or -EFAULT.
+ */
+static int blkback_queue_range_retry(struct blkback_queue *q,
+                                     struct blkback_pending *p)
+{
+    unsigned w = p->req.op == BLKIF_OP_READ;
+    struct blkback_range *g;
+    unsigned i;
+
+    blkback_queue_range_put(q, p->range);
+    p->range = blkback_queue_range_new(q, w != 0);
+    p->range_first = 0;
+    g = &q->ranges[p->range];
+    g->count = p->req.nr_segs;
+    g->users = 1;
+    for (i = 0; i < p->req.nr_segs; i++)
+        q->batch[w][i] = p->segs[i].gref;
+    q->st.map_calls++;
+    if (plat_gnttab_map(q->gt, q->dev->fe, g->count, q->batch[w], w != 0,
+                        &g->addr) < 0) {
+        g->addr = NULL;
+        blkback_queue_range_put(q, p->range);
+        p->range = BLKBACK_NONE;
+        return -EFAULT;
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------- persistent grants */
+
+/*
+ * A persistent grant's page: from the cache, or mapped now (writable, as
+ * Linux does: the frontend reuses the page for reads and writes) and
+ * cached; when the cache is full, mapped for this request only.
+ */
+static void *blkback_queue_pg_get(struct blkback_queue *q, grant_ref_t gref,
+                                  uint8_t *kind)
+{
+    void *addr = blkback_pgrant_get(&q->pg, gref);
+
+    if (addr != NULL) {
+        q->st.pg_hits++;
+        *kind = BLKBACK_PG_PERSIST;
+        return addr;
+    }
+    q->st.map_calls++;
+    if (plat_gnttab_map(q->gt, q->dev->fe, 1, &gref, true, &addr) < 0)
+        return NULL;
+    *kind = blkback_pgrant_add(&q->pg, gref, addr) == 0 ? BLKBACK_PG_PERSIST
+                                                        : BLKBACK_PG_SINGLE;
+    return addr;
+}
+
+static void blkback_queue_pg_put(struct blkback_queue *q, grant_ref_t gref,
+                                 void *addr, uint8_t kind)
+{
+    if (kind == BLKBACK_PG_PERSIST)
+        blkback_pgrant_put(&q->pg, gref, q->now_ms);
+    else
+        plat_gnttab_unmap(q->gt, addr, 1);
+}
+
+/* Release whatever p holds mapped. */
+static void blkback_queue_unmap(struct blkback_queue *q,
+                                struct blkback_pending *p)
+{
+    unsigned i;
+
+    if (p->range != BLKBACK_NONE)
+        blkback_queue_range_put(q, p->range);
+    p->range = BLKBACK_NONE;
+    for (i = 0; i < p->nr_mapped; i++)
+        blkback_queue_pg_put(q, p->segs[i].gref, p->pages[i], p->kinds[i]);
+    p->nr_mapped = 0;
+}
+
+/* Map p's data pages through the cache. 0 or -EINVAL (all released). */
+static int blkback_queue_pg_map(struct blkback_queue *q,
+                                struct blkback_pending *p)
+{
+    unsigned i;
+
+    for (i = 0; i < p->req.nr_segs; i++) {
+        p->pages[i] = blkback_queue_pg_get(q, p->segs[i].gref, &p->kinds[i]);
+        if (p->pages[i] == NULL) {
+            blkback_queue_unmap(q, p);
+            return -EINVAL;
+        }
+        p->nr_mapped = (uint16_t)(i + 1);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- indirect */
+
+/* Copy n segments out of the indirect page at addr into q->ind + first. */
+static void blkback_queue_ind_copy(struct blkback_queue *q, const void *addr,
+                                   unsigned first, unsigned n)
+{
+    memcpy(&q->ind[first], addr, n * sizeof(q->ind[0]));
+}
+
+/*
+ * Second step of an INDIRECT request: map its indirect pages (read-only,
+ * or through the cache), copy the segments out, release the pages, then
+ * validate the copy. Returns 0 with *bad set, or -EINVAL if a page could
+ * not be mapped.
+ */
+static int blkback_queue_indirect(struct blkback_queue *q,
+                                  struct blkback_pending *p,
+                                  enum blkback_bad *bad)
+{
+    unsigned per = BLKBACK_SEGS_PER_INDIRECT_PAGE, n = p->req.nr_segs;
+    unsigned i, cnt;
+    uint8_t kind;
+    void *addr;
+
+    if (!q->dev->persistent) {
+        q->st.map_calls++;
+        if (plat_gnttab_map(q->gt, q->dev->fe, p->req.nr_indirect,
+                            p->req.indirect_grefs, false, &addr) < 0)
+            return -EINVAL;
+        blkback_queue_ind_copy(q, addr, 0, n);
+        plat_gnttab_unmap(q->gt, addr, p->req.nr_indirect);
+    } else {
+        for (i = 0; i < p->req.nr_indirect; i++) {
+            addr = blkback_queue_pg_get(q, p->req.indirect_grefs[i], &kind);
+            if (addr == NULL)
+                return -EINVAL;
+            cnt = n - i * per < per ? n - i * per : per;
+            blkback_queue_ind_copy(q, addr, i * per, cnt);
+            blkback_queue_pg_put(q, p->req.indirect_grefs[i], addr, kind);
+        }
+    }
+    *bad = blkback_ring_parse_indirect(&p->req, &q->dev->geom, q->ind, p->segs);
+    return 0;
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+static void blkback_queue_free(struct blkback_queue *q, uint32_t idx)
+{
+    q->pend_free[q->nr_pend_free++] = idx;
+}
+
+/* Validate one private copy; map it or put it in a batch range. */
+static void blkback_queue_dispatch(struct blkback_queue *q,
+                                   const blkif_request_t *copy)
+{
+    uint32_t idx = q->pend_free[--q->nr_pend_free];
+    struct blkback_pending *p = &q->pend[idx];
+    enum blkback_bad bad;
+
+    bad = blkback_ring_parse(copy, &q->dev->geom, &p->req, p->segs);
+    p->range = BLKBACK_NONE;
+    p->nr_mapped = 0;
+    if (bad == BLKBACK_OK && p->req.indirect &&
+        blkback_queue_indirect(q, p, &bad) < 0) {
+        blkback_queue_refuse(q, &p->req, BLKIF_RSP_ERROR,
+                             "indirect page grant unusable");
+        blkback_queue_free(q, idx);
+        return;
+    }
+    if (bad != BLKBACK_OK) {
+        blkback_queue_refuse(q, &p->req, blkback_bad_status(bad),
+                             blkback_bad_str(bad));
+        blkback_queue_free(q, idx);
+        return;
+    }
+    if (p->req.op == BLKIF_OP_DISCARD)
+        p->req.nr_segs = 0;
+    if (p->req.nr_segs > 0 && q->dev->persistent &&
+        blkback_queue_pg_map(q, p) < 0) {
+        blkback_queue_refuse(q, &p->req, BLKIF_RSP_ERROR, "grant unusable");
+        blkback_queue_free(q, idx);
+        return;
+    }
+    if (p->req.nr_segs > 0 && !q->dev->persistent)
+        blkback_queue_range_add(q, p);
+    q->pass[q->npass++] = idx;
+}
+
+/* Hand a request to the engine, its range mapped first if need be. 0,
+ * -EFAULT for an unusable grant or the engine's -errno (nothing queued). */
+static int blkback_queue_start(struct blkback_queue *q, uint32_t idx)
+{
+    struct blkback_pending *p = &q->pend[idx];
+    struct blkback_range *g;
+    unsigned i;
+
+    if (p->range != BLKBACK_NONE) {
+        if (q->ranges[p->range].failed && blkback_queue_range_retry(q, p) < 0)
+            return -EFAULT;
+        g = &q->ranges[p->range];
+        for (i = 0; i < p->req.nr_segs; i++)
+            p->pages[i] = (char *)g->addr +
+                          (size_t)(p->range_first + i) * BLKBACK_PAGE_SIZE;
+    }
+    for (i = 0; i < p->req.nr_segs; i++) {
+        q->iov[i].iov_base = (char *)p->pages[i] + p->segs[i].offset;
+        q->iov[i].iov_len = p->segs[i].len;
+    }
+    return blkback_io_queue(&q->io, idx, &p->req, q->iov, p->req.nr_segs);
+}
+
+/* Map the pass's ranges and queue every request of the pass. */
+static void blkback_queue_start_pass(struct blkback_queue *q)
+{
+    struct blkback_pending *p;
+    uint32_t i, idx;
+    int err;
+
+    blkback_queue_range_map(q, 0);
+    blkback_queue_range_map(q, 1);
+    for (i = 0; i < q->npass; i++) {
+        idx = q->pass[i];
+        p = &q->pend[idx];
+        err = blkback_queue_start(q, idx);
+        if (err == 0) {
+            q->inflight++;
+            continue;
+        }
+        blkback_queue_unmap(q, p);
+        blkback_queue_refuse(q, &p->req, BLKIF_RSP_ERROR,
+                             err == -EFAULT ? "grant unusable"
+                                            : "storage engine refused it");
+        blkback_queue_free(q, idx);
+    }
+    q->npass = 0;
+}
+
+/* Answer what the engine finished. Returns the count or -errno. */
+static int blkback_queue_reap(struct blkback_queue *q, bool wait)
+{
+    struct blkback_pending *p;
+    int n, i;
+
+    n = blkback_io_reap(&q->io, q->done, q->nr_ents, wait);
+    for (i = 0; i < n; i++) {
+        p = &q->pend[q->done[i].tag];
+        blkback_queue_unmap(q, p);
+        if (q->done[i].err < 0 && q->st.io_errors++ < BLKBACK_LOG_BAD)
+            fprintf(stderr, "%s: request id %llu op %u: %s\n", q->name,
+                    (unsigned long long)p->req.id, p->req.rsp_op,
+                    strerror(-q->done[i].err));
+        blkback_queue_respond(q, p->req.id, p->req.rsp_op,
+                              blkback_errno_status(q->done[i].err));
+        blkback_queue_free(q, (uint32_t)q->done[i].tag);
+        q->inflight--;
+    }
+    return n;
+}
+
+static void blkback_queue_push(struct blkback_queue *q)
+{
+    if (ringbuf_back_push(&q->rb))
+        plat_evtchn_notify(q->ec, q->port);
+}
+
+/*
+ * One pass over the ring: take, validate, map, queue, submit, reap, push.
+ * With wait, block for a completion when nothing new was taken but I/O is
+ * in flight. Returns the number of requests taken plus those completed (0:
+ * nothing happened), or -EPROTO when the frontend broke the ring, or the
+ * engine's -errno.
+ */
+int blkback_queue_pass(struct blkback_queue *q, bool wait)
+{
+    int n, i, done, err;
+
+    q->now_ms = blkback_queue_clock_ns() / 1000000u;
+    n = ringbuf_back_take(&q->rb, q->reqs, q->nr_ents);
+    if (n < 0)
+        return n;
+    for (i = 0; i < n; i++)
+        blkback_queue_dispatch(q, &q->reqs[i]);
+    if (n > 0) {
+        q->st.requests += (unsigned)n;
+        q->st.passes++;
+        blkback_queue_start_pass(q);
+    }
+    err = blkback_io_submit(&q->io);
+    if (err < 0)
+        return err;
+    done = blkback_queue_reap(q, wait && n == 0 && q->inflight > 0);
+    if (done < 0)
+        return done;
+    if (q->dev->persistent)
+        blkback_pgrant_purge(&q->pg, q->now_ms, BLKBACK_PGRANT_IDLE_MS);
+    blkback_queue_push(q);
+    return n + done;
+}
+
+/* Wait for every request in flight and answer it (if the ring allows). */
+void blkback_queue_drain(struct blkback_queue *q)
+{
+    while (q->inflight > 0 && blkback_queue_reap(q, true) >= 0)
+        ;
+    blkback_queue_push(q);
+}
+
+/* Acknowledge the event channel and the engine's eventfd. */
+static void blkback_queue_ack(struct blkback_queue *q, int efd)
+{
+    evtchn_port_t p;
+    uint64_t v;
+
+    while (plat_evtchn_pending(q->ec, &p) == 0)
+        plat_evtchn_unmask(q->ec, p);
+    if (read(efd, &v, sizeof(v)) < 0)
+        return; /* EAGAIN: no completion since the last read */
+}
+
+/*
+ * The queue's thread: passes until the ring is idle, then sleeps on the
+ * event channel, the engine's completions and stop_fd (readable: stop).
+ * In-flight requests are answered before it returns 0, -EPROTO for a
+ * broken ring, or another -errno.
+ */
+int blkback_queue_run(struct blkback_queue *q, int stop_fd)
+{
+    struct pollfd pfd[3];
+    int efd = blkback_io_eventfd(&q->io), ret;
+
+    if (efd < 0)
+        return efd;
+    pfd[0] = (struct pollfd){.fd = plat_evtchn_fd(q->ec), .events = POLLIN};
+    pfd[1] = (struct pollfd){.fd = efd, .events = POLLIN};
+    pfd[2] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+    for (;;) {
+        ret = blkback_queue_pass(q, false);
+        if (ret < 0)
+            break;
+        if (ret > 0)
+            continue;
+        ret = ringbuf_back_final_check(&q->rb);
+        if (ret < 0)
+            break;
+        if (ret > 0)
+            continue;
+        if (poll(pfd, 3, -1) < 0 && errno != EINTR) {
+            ret = -errno;
+            break;
+        }
+        if (pfd[2].revents)
+            break;
+        blkback_queue_ack(q, efd);
+    }
+    if (ret == -EPROTO)
+        fprintf(stderr, "%s: frontend broke the ring: disconnecting\n",
+                q->name);
+    blkback_queue_drain(q);
+    return ret;
+}
+
+/* ------------------------------------------------------- open and close */
+
+/* The per-request arrays, sized by the ring. 0 or -ENOMEM. */
+static int blkback_queue_alloc(struct blkback_queue *q)
+{
+    size_t nsegs = (size_t)q->nr_ents * q->max_segs;
+    uint32_t i, nr_ranges = q->nr_ents + 2;
+
+    q->reqs = calloc(q->nr_ents, sizeof(*q->reqs));
+    q->pend = calloc(q->nr_ents, sizeof(*q->pend));
+    q->pend_free = calloc(q->nr_ents, sizeof(*q->pend_free));
+    q->segs = calloc(nsegs, sizeof(*q->segs));
+    q->pages = calloc(nsegs, sizeof(*q->pages));
+    q->kinds = calloc(nsegs, sizeof(*q->kinds));
+    q->ranges = calloc(nr_ranges, sizeof(*q->ranges));
+    q->range_free = calloc(nr_ranges, sizeof(*q->range_free));
+    q->batch[0] = calloc(BLKBACK_MAP_BATCH, sizeof(grant_ref_t));
+    q->batch[1] = calloc(BLKBACK_MAP_BATCH, sizeof(grant_ref_t));
+    q->pass = calloc(q->nr_ents, sizeof(*q->pass));
+    q->iov = calloc(q->max_segs, sizeof(*q->iov));
+    q->ind = calloc(BLKBACK_MAX_SEGS, sizeof(*q->ind));
+    q->done = calloc(q->nr_ents, sizeof(*q->done));
+    if (!q->reqs || !q->pend || !q->pend_free || !q->segs || !q->pages ||
+        !q->kinds || !q->ranges || !q->range_free || !q->batch[0] ||
+        !q->batch[1] || !q->pass || !q->iov || !q->ind || !q->done)
+        return -ENOMEM;
+    for (i = 0; i < q->nr_ents; i++) {
+        q->pend[i].segs = &q->segs[(size_t)i * q->max_segs];
+        q->pend[i].pages = &q->pages[(size_t)i * q->max_segs];
+        q->pend[i].kinds = &q->kinds[(size_t)i * q->max_segs];
+        q->pend_free[i] = q->nr_ents - 1 - i;
+    }
+    q->nr_pend_free = q->nr_ents;
+    for (i = 0; i < nr_ranges; i++)
+        q->range_free[i] = nr_ranges - 1 - i;
+    q->nr_range_free = nr_ranges;
+    q->open[0] = q->open[1] = BLKBACK_NONE;
+    return 0;
+}
+
+/* Map the ring, bind the port, attach. Failures are the frontend's. */
+static int blkback_queue_connect(struct blkback_queue *q,
+                                 const struct blkback_queue_cfg *cfg,
+                                 bool adopt)
+{
+    int ret;
+
+    q->peer_fault = true;
+    ret = plat_gnttab_map(q->gt, q->dev->fe, 1u << cfg->order, cfg->refs, true,
+                          &q->sring);
+    if (ret < 0) {
+        q->sring = NULL;
+        fprintf(stderr, "%s: cannot map ring-ref %u (order %u): %s\n", q->name,
+                cfg->refs[0], cfg->order, strerror(-ret));
+        return ret;
+    }
+    q->order = cfg->order;
+    ret = plat_evtchn_bind_interdomain(q->ec, q->dev->fe, cfg->port, &q->port);
+    if (ret < 0) {
+        q->port = 0;
+        fprintf(stderr, "%s: cannot bind event-channel %u: %s\n", q->name,
+                cfg->port, strerror(-ret));
+        return ret;
+    }
+    if (adopt)
+        ret = ringbuf_back_attach(&q->rb, q->sring, q->order,
+                                  sizeof(blkif_request_t),
+                                  sizeof(blkif_response_t));
+    else
+        ret = ringbuf_back_init(&q->rb, q->sring, q->order,
+                                sizeof(blkif_request_t),
+                                sizeof(blkif_response_t));
+    if (ret < 0) {
+        fprintf(stderr, "%s: ring unusable: %s\n", q->name, strerror(-ret));
+        return ret;
+    }
+    q->peer_fault = false;
+    return 0;
+}
+
+/*
+ * Set up queue index (of nr_queues) of dev on the frontend's ring cfg:
+ * platform handles, ring mapped and attached (adopt: a ring in use),
+ * engine and every per-request array. Returns 0 or -errno, with
+ * q->peer_fault set when the frontend's refs, port or ring are at fault.
+ * blkback_queue_close() is the cleanup either way.
+ */
+int blkback_queue_open(struct blkback_queue *q, struct blkback_dev *dev,
+                       unsigned index, unsigned nr_queues,
+                       const struct blkback_queue_cfg *cfg, bool adopt)
+{
+    int ret;
+
+    memset(q, 0, sizeof(*q));
+    q->dev = dev;
+    if (nr_queues > 1)
+        snprintf(q->name, sizeof(q->name), "%s q%u", dev->name, index);
+    else
+        snprintf(q->name, sizeof(q->name), "%s", dev->name);
+    ret = plat_gnttab_open(&q->gt);
+    if (ret == 0)
+        ret = plat_evtchn_open(&q->ec);
+    if (ret < 0) {
+        fprintf(stderr, "%s: platform: %s\n", q->name, strerror(-ret));
+        return ret;
+    }
+    ret = blkback_queue_connect(q, cfg, adopt);
+    if (ret < 0)
+        return ret;
+    q->nr_ents = q->rb.nr_ents;
+    q->max_segs = dev->geom.max_indirect > BLKIF_MAX_SEGMENTS_PER_REQUEST
+                      ? dev->geom.max_indirect
+                      : BLKIF_MAX_SEGMENTS_PER_REQUEST;
+    ret = blkback_io_clone(&q->io, dev->disk, q->nr_ents, q->max_segs);
+    q->io_ready = true;
+    if (ret < 0) {
+        fprintf(stderr, "%s: %s\n", q->name, q->io.msg);
+        return ret;
+    }
+    if (dev->persistent) {
+        ret = blkback_pgrant_init(&q->pg, dev->max_pgrants,
+                                  blkback_queue_pg_unmap, q);
+        if (ret < 0)
+            return ret;
+    }
+    ret = blkback_queue_alloc(q);
+    if (ret < 0)
+        fprintf(stderr, "%s: out of memory for %u requests\n", q->name,
+                q->nr_ents);
+    return ret;
+}
+
+static void blkback_queue_free_arrays(struct blkback_queue *q)
+{
+    void **arrays[] = {
+        (void **)&q->reqs,     (void **)&q->pend,       (void **)&q->pend_free,
+        (void **)&q->segs,     (void **)&q->pages,      (void **)&q->kinds,
+        (void **)&q->ranges,   (void **)&q->range_free, (void **)&q->batch[0],
+        (void **)&q->batch[1], (void **)&q->pass,       (void **)&q->iov,
+        (void **)&q->ind,      (void **)&q->done,
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++) {
+        free(*arrays[i]);
+        *arrays[i] = NULL;
+    }
+}
+
+/* Release everything; nothing may be in flight (see drain). Idempotent. */
+void blkback_queue_close(struct blkback_queue *q)
+{
+    if (q->io_ready)
+        blkback_io_close(&q->io);
+    q->io_ready = false;
+    blkback_pgrant_destroy(&q->pg);
+    if (q->port)
+        plat_evtchn_unbind(q->ec, q->port);
+    q->port = 0;
+    if (q->sring)
+        plat_gnttab_unmap(q->gt, q->sring, 1u << q->order);
+    q->sring = NULL;
+    if (q->ec)
+        plat_evtchn_close(q->ec);
+    if (q->gt)
+        plat_gnttab_close(q->gt);
+    q->ec = NULL;
+    q->gt = NULL;
+    blkback_queue_free_arrays(q);
+}

@@ -1,0 +1,377 @@
+/*
+ * worker.c - drvdom-blkback, the drvdomd worker of the vbd device type.
+ *
+ *   drvdom-blkback --features
+ *   drvdom-blkback --type vbd --fe N --devid D --backend-path P
+ *                  --frontend-path F --status-fd FD [--adopt]
+ *
+ * Serves the file or block device named by the backend's "params" to one
+ * frontend over xen/io/blkif.h: reads the toolstack's and the frontend's
+ * keys, opens the store, maps every queue's ring and binds its port, writes
+ * the device's features, drops privileges, says "connected" on FD and runs
+ * one thread per queue (queue.c) until SIGTERM/SIGINT. With --adopt (a
+ * restarted worker) each ring is attached in use and the features are left
+ * as they are. Exit status: 0 on a signal, 3 when the frontend's keys,
+ * refs, ports or ring are unusable (or it broke a ring later), 1 for
+ * anything else (the backing store, the toolstack's keys), 2 for usage.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/capability.h>
+#include <sys/eventfd.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+
+#include "backend/blk/blkback-internal.h"
+
+#define BLKBACK_EXIT_OK    0
+#define BLKBACK_EXIT_FAIL  1
+#define BLKBACK_EXIT_USAGE 2
+#define BLKBACK_EXIT_PEER  3
+
+/* The worker's command line. */
+struct blkback_args {
+    domid_t fe;          /* --fe */
+    unsigned devid;      /* --devid */
+    const char *be_path; /* --backend-path */
+    const char *fe_path; /* --frontend-path */
+    int status_fd;       /* --status-fd */
+    bool adopt;          /* --adopt */
+};
+
+/* One queue and its thread. */
+struct blkback_thread {
+    struct blkback_queue q; /* the data path */
+    pthread_t tid;          /* its thread */
+    bool started;           /* tid is valid */
+    int ret;                /* what blkback_queue_run returned */
+    int stop_fd;            /* readable: stop (the worker's) */
+    int done_fd;            /* written when the thread ends */
+};
+
+/* The whole worker. */
+struct blkback_worker {
+    struct blkback_args a;                        /* command line */
+    struct blkback_dev dev;                       /* shared by the queues */
+    struct blkback_be_cfg be;                     /* toolstack's keys */
+    struct blkback_fe_cfg fe;                     /* frontend's keys */
+    struct blkback_io disk;                       /* the store, opened once */
+    bool disk_open;                               /* disk needs closing */
+    struct blkback_thread th[BLKBACK_MAX_QUEUES]; /* nr_queues of them */
+    unsigned nr_open;                             /* queues opened */
+    int stop_fd;                                  /* readable: threads stop */
+    int done_fd;                                  /* a thread ended */
+};
+
+static const char blkback_usage[] =
+    "usage: drvdom-blkback --features\n"
+    "       drvdom-blkback --type vbd --fe N --devid D --backend-path P\n"
+    "                      --frontend-path F --status-fd FD [--adopt]\n"
+    "Serves the backend's \"params\" file or block device to frontend N\n"
+    "over blkif; run by drvdomd (see drvdom-blkback(8)).\n";
+
+static int blkback_parse(struct blkback_args *a, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"features", no_argument, NULL, 'F'},
+        {"help", no_argument, NULL, 'h'},
+        {"type", required_argument, NULL, 't'},
+        {"fe", required_argument, NULL, 'f'},
+        {"devid", required_argument, NULL, 'd'},
+        {"backend-path", required_argument, NULL, 'b'},
+        {"frontend-path", required_argument, NULL, 'p'},
+        {"status-fd", required_argument, NULL, 's'},
+        {"adopt", no_argument, NULL, 'a'},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+
+    a->status_fd = -1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'F':
+            blkback_xs_print_features(stdout);
+            exit(BLKBACK_EXIT_OK);
+        case 'h':
+            fputs(blkback_usage, stdout);
+            exit(BLKBACK_EXIT_OK);
+        case 't':
+            if (strcmp(optarg, "vbd") != 0)
+                return -EINVAL;
+            break;
+        case 'f':
+            a->fe = (domid_t)strtoul(optarg, NULL, 10);
+            break;
+        case 'd':
+            a->devid = (unsigned)strtoul(optarg, NULL, 10);
+            break;
+        case 'b':
+            a->be_path = optarg;
+            break;
+        case 'p':
+            a->fe_path = optarg;
+            break;
+        case 's':
+            a->status_fd = atoi(optarg);
+            break;
+        case 'a':
+            a->adopt = true;
+            break;
+        default:
+            return -EINVAL;
+        }
+    }
+    return a->be_path && a->fe_path && a->status_fd >= 0 && optind == argc
+               ? 0
+               : -EINVAL;
+}
+
+/* Open the store named by params, as the toolstack's keys say. */
+static int blkback_open_disk(struct blkback_worker *w)
+{
+    struct blkback_io_opts opts = {
+        .sector_size = w->be.sector_size,
+        .physical_sector_size = w->be.physical_sector_size,
+        .queue_depth = 1,
+        .max_segs = BLKBACK_MAX_SEGS, /* bounds max_indirect (geom) */
+        .readonly = w->be.readonly,
+        .allow_buffered = w->be.buffered,
+        .secure_discard = w->be.secure_discard,
+    };
+    int ret = blkback_io_open(&w->disk, w->be.params, &opts);
+
+    w->disk_open = true;
+    if (ret < 0 || w->disk.msg[0] != '\0')
+        fprintf(stderr, "%s: %s\n", w->dev.name, w->disk.msg);
+    if (ret < 0)
+        return ret;
+    blkback_io_geom(&w->disk, &w->dev.geom, BLKBACK_MAX_INDIRECT_SEGS);
+    w->dev.geom.discard = w->dev.geom.discard && w->be.discard;
+    w->dev.geom.discard_secure = w->dev.geom.discard_secure && w->be.discard;
+    w->dev.disk = &w->disk;
+    return 0;
+}
+
+/*
+ * Everything xenstore says: the toolstack's keys, the store, the
+ * frontend's keys; then (not on adopt) the device's features. Returns an
+ * exit status.
+ */
+static int blkback_setup_keys(struct blkback_worker *w, struct xs_handle *xs)
+{
+    char msg[256];
+    int ret;
+
+    ret = blkback_xs_read_backend(xs, w->a.be_path, &w->be, msg, sizeof(msg));
+    if (ret < 0) {
+        fprintf(stderr, "%s: %s\n", w->dev.name, msg);
+        return BLKBACK_EXIT_FAIL;
+    }
+    if (blkback_open_disk(w) < 0)
+        return BLKBACK_EXIT_FAIL;
+    ret = blkback_xs_read_frontend(xs, w->a.fe_path, &w->fe, msg, sizeof(msg));
+    if (ret < 0) {
+        fprintf(stderr, "%s: refusing the frontend: %s\n", w->dev.name, msg);
+        return BLKBACK_EXIT_PEER;
+    }
+    w->dev.persistent = w->fe.persistent;
+    return BLKBACK_EXIT_OK;
+}
+
+/* Map every queue's ring and bind its port. Returns an exit status. */
+static int blkback_open_queues(struct blkback_worker *w)
+{
+    unsigned i;
+    int ret;
+
+    for (i = 0; i < w->fe.nr_queues; i++) {
+        ret = blkback_queue_open(&w->th[i].q, &w->dev, i, w->fe.nr_queues,
+                                 &w->fe.queues[i], w->a.adopt);
+        w->nr_open = i + 1;
+        if (ret < 0)
+            return w->th[i].q.peer_fault ? BLKBACK_EXIT_PEER
+                                         : BLKBACK_EXIT_FAIL;
+    }
+    return BLKBACK_EXIT_OK;
+}
+
+/*
+ * Once the rings are mapped nothing needs privileges: no new ones through
+ * exec (PR_SET_NO_NEW_PRIVS) and every capability of this thread, which
+ * the queue threads inherit, dropped. Open descriptors keep working.
+ */
+static void blkback_drop_privileges(const struct blkback_worker *w)
+{
+    struct __user_cap_header_struct hdr = {.version =
+                                               _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct data[2];
+
+    memset(data, 0, sizeof(data));
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+        syscall(SYS_capset, &hdr, data) < 0)
+        fprintf(stderr, "%s: cannot drop privileges: %s\n", w->dev.name,
+                strerror(errno));
+}
+
+static void *blkback_thread_main(void *arg)
+{
+    struct blkback_thread *t = arg;
+    uint64_t one = 1;
+
+    t->ret = blkback_queue_run(&t->q, t->stop_fd);
+    if (write(t->done_fd, &one, sizeof(one)) < 0)
+        t->ret = t->ret ? t->ret : -errno;
+    return NULL;
+}
+
+/* Start one thread per queue. 0 or -errno. */
+static int blkback_start_threads(struct blkback_worker *w)
+{
+    unsigned i;
+    int ret;
+
+    for (i = 0; i < w->fe.nr_queues; i++) {
+        w->th[i].stop_fd = w->stop_fd;
+        w->th[i].done_fd = w->done_fd;
+        ret =
+            pthread_create(&w->th[i].tid, NULL, blkback_thread_main, &w->th[i]);
+        if (ret != 0) {
+            fprintf(stderr, "%s: pthread_create: %s\n", w->dev.name,
+                    strerror(ret));
+            return -ret;
+        }
+        w->th[i].started = true;
+    }
+    return 0;
+}
+
+/*
+ * Wait for a signal or a thread ending (a broken ring), stop and join
+ * every thread. Returns an exit status.
+ */
+static int blkback_serve(struct blkback_worker *w, int sfd)
+{
+    struct pollfd pfd[2] = {{.fd = sfd, .events = POLLIN},
+                            {.fd = w->done_fd, .events = POLLIN}};
+    int status = BLKBACK_EXIT_OK;
+    uint64_t one = 1;
+    unsigned i;
+
+    if (blkback_start_threads(w) < 0)
+        status = BLKBACK_EXIT_FAIL;
+    while (status == BLKBACK_EXIT_OK && poll(pfd, 2, -1) < 0 && errno == EINTR)
+        ;
+    if (write(w->stop_fd, &one, sizeof(one)) < 0)
+        status = BLKBACK_EXIT_FAIL;
+    for (i = 0; i < w->fe.nr_queues; i++) {
+        if (!w->th[i].started)
+            continue;
+        pthread_join(w->th[i].tid, NULL);
+        w->th[i].started = false;
+        if (w->th[i].ret == -EPROTO)
+            status = BLKBACK_EXIT_PEER;
+        else if (w->th[i].ret < 0 && status == BLKBACK_EXIT_OK)
+            status = BLKBACK_EXIT_FAIL;
+    }
+    return status;
+}
+
+static void blkback_fini(struct blkback_worker *w)
+{
+    unsigned i;
+
+    for (i = 0; i < w->nr_open; i++)
+        blkback_queue_close(&w->th[i].q);
+    if (w->disk_open)
+        blkback_io_close(&w->disk);
+    blkback_xs_backend_free(&w->be);
+    if (w->stop_fd >= 0)
+        close(w->stop_fd);
+    if (w->done_fd >= 0)
+        close(w->done_fd);
+}
+
+/* Keys, store, rings, features. Returns an exit status. */
+static int blkback_setup(struct blkback_worker *w)
+{
+    struct xs_handle *xs = xs_open(0);
+    int status;
+
+    if (xs == NULL) {
+        fprintf(stderr, "%s: cannot open xenstore: %s\n", w->dev.name,
+                strerror(errno));
+        return BLKBACK_EXIT_FAIL;
+    }
+    status = blkback_setup_keys(w, xs);
+    if (status == BLKBACK_EXIT_OK)
+        status = blkback_open_queues(w);
+    if (status == BLKBACK_EXIT_OK && !w->a.adopt &&
+        blkback_xs_write_device(xs, w->a.be_path, &w->dev, &w->disk,
+                                w->be.cdrom) < 0) {
+        fprintf(stderr, "%s: cannot write the device's features\n",
+                w->dev.name);
+        status = BLKBACK_EXIT_FAIL;
+    }
+    xs_close(xs);
+    return status;
+}
+
+static void blkback_status(const struct blkback_worker *w, const char *line)
+{
+    if (write(w->a.status_fd, line, strlen(line)) < 0)
+        return; /* drvdomd restarted: nobody to tell */
+}
+
+int main(int argc, char **argv)
+{
+    struct blkback_worker w = {.stop_fd = -1, .done_fd = -1};
+    sigset_t mask;
+    int sfd, status;
+
+    if (blkback_parse(&w.a, argc, argv) < 0) {
+        fputs(blkback_usage, stderr);
+        return BLKBACK_EXIT_USAGE;
+    }
+    snprintf(w.dev.name, sizeof(w.dev.name), "vbd/%u/%u", w.a.fe, w.a.devid);
+    w.dev.fe = w.a.fe;
+    w.dev.max_pgrants = BLKBACK_MAX_PGRANTS;
+    w.dev.status_fd = w.a.status_fd;
+    w.dev.report_first = w.a.adopt;
+    atomic_flag_clear(&w.dev.first_done);
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    w.stop_fd = eventfd(0, EFD_CLOEXEC);
+    w.done_fd = eventfd(0, EFD_CLOEXEC);
+    if (sfd < 0 || w.stop_fd < 0 || w.done_fd < 0) {
+        fprintf(stderr, "%s: %s\n", w.dev.name, strerror(errno));
+        return BLKBACK_EXIT_FAIL;
+    }
+    status = blkback_setup(&w);
+    if (status == BLKBACK_EXIT_OK) {
+        blkback_drop_privileges(&w);
+        blkback_status(&w, "connected\n");
+        fprintf(stderr, "%s: connected: %s, %llu sectors, %u queue(s)%s%s\n",
+                w.dev.name, w.be.params,
+                (unsigned long long)w.dev.geom.nr_sectors, w.fe.nr_queues,
+                w.dev.persistent ? ", persistent grants" : "",
+                w.a.adopt ? ", adopted" : "");
+        status = blkback_serve(&w, sfd);
+    }
+    blkback_fini(&w);
+    close(sfd);
+    return status;
+}

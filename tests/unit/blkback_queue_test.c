@@ -1,0 +1,767 @@
+/*
+ * blkback_queue_test.c - one queue's data path (queue.c) driven in-process:
+ * a ringbuf front over the same pages, a fake platform at the seam whose
+ * grant table maps pages of a memfd standing in for guest RAM (shared, so
+ * what the backend writes lands in "guest memory", and read-only grants
+ * are read-only mappings), and a real file on io_uring. Covers every
+ * operation, indirect requests, persistent-grant hits and evictions, bad
+ * requests and grants, a hostile id, a broken ring and four queues on
+ * their own threads.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <CUnit/Basic.h>
+
+#include "backend/blk/blkback-internal.h"
+#include "platform/plat-private.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define PAGE          4096u
+#define FE_DOMID      7
+#define FE_PORT       11
+#define GUEST_PAGES   4096u
+#define NGNT          8192u
+#define DISK_BYTES    (4u << 20)
+#define RING_FRAMES   16u /* frames 0..15 hold the rings of 4 queues */
+
+/* ---------------------------------------------------------- fake platform */
+
+static int guest_fd = -1; /* the guest's RAM */
+static uint8_t *guest;    /* its pages, as the frontend sees them */
+static struct fake_gnt {  /* the guest's grant table */
+    bool valid;           /* granted to FE_DOMID */
+    bool ro;              /* read-only */
+    uint32_t frame;       /* page of guest RAM */
+} gnt[NGNT];
+static unsigned gnt_next;       /* next free ref */
+static long live_pages;         /* pages mapped now */
+static unsigned long map_calls; /* plat_gnttab_map calls */
+static int gt_token;            /* what grant handles point to */
+
+static int fake_gnttab_open(void **h)
+{
+    *h = &gt_token;
+    return 0;
+}
+
+static void fake_close(void *h)
+{
+    (void)h;
+}
+
+static int fake_map(void *h, domid_t domid, uint32_t count,
+                    const grant_ref_t *refs, bool writable, void **addr)
+{
+    int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+    uint8_t *base;
+    uint32_t i;
+
+    (void)h;
+    __atomic_add_fetch(&map_calls, 1, __ATOMIC_RELAXED);
+    if (domid != FE_DOMID || count == 0)
+        return -EINVAL;
+    for (i = 0; i < count; i++)
+        if (refs[i] >= NGNT || !gnt[refs[i]].valid ||
+            (writable && gnt[refs[i]].ro))
+            return -EINVAL;
+    base = mmap(NULL, (size_t)count * PAGE, PROT_NONE,
+                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (base == MAP_FAILED)
+        return -ENOMEM;
+    for (i = 0; i < count; i++)
+        if (mmap(base + (size_t)i * PAGE, PAGE, prot, MAP_SHARED | MAP_FIXED,
+                 guest_fd, (off_t)gnt[refs[i]].frame * PAGE) == MAP_FAILED)
+            return -ENOMEM;
+    __atomic_add_fetch(&live_pages, count, __ATOMIC_RELAXED);
+    *addr = base;
+    return 0;
+}
+
+static int fake_unmap(void *h, void *addr, uint32_t count)
+{
+    (void)h;
+    __atomic_sub_fetch(&live_pages, count, __ATOMIC_RELAXED);
+    return munmap(addr, (size_t)count * PAGE) < 0 ? -errno : 0;
+}
+
+static int fake_nosys(void)
+{
+    return -ENOSYS;
+}
+
+static int fake_copy(void *h, uint32_t count, struct plat_gntcopy_seg *segs)
+{
+    (void)h;
+    (void)count;
+    (void)segs;
+    return fake_nosys();
+}
+
+/* An event channel handle: the eventfd the test "notifies" through. */
+static int fake_evtchn_open(void **h)
+{
+    int *fd = malloc(sizeof(*fd));
+
+    if (fd == NULL)
+        return -ENOMEM;
+    *fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    *h = fd;
+    return *fd < 0 ? -errno : 0;
+}
+
+static void fake_evtchn_close(void *h)
+{
+    close(*(int *)h);
+    free(h);
+}
+
+static int fake_evtchn_fd(void *h)
+{
+    return *(int *)h;
+}
+
+static int fake_bind(void *h, domid_t remote, evtchn_port_t remote_port,
+                     evtchn_port_t *port)
+{
+    (void)h;
+    if (remote != FE_DOMID || remote_port < FE_PORT ||
+        remote_port >= FE_PORT + BLKBACK_MAX_QUEUES)
+        return -EINVAL;
+    *port = remote_port + 100;
+    return 0;
+}
+
+static int fake_port_op(void *h, evtchn_port_t port)
+{
+    (void)h;
+    (void)port;
+    return 0;
+}
+
+static int fake_pending(void *h, evtchn_port_t *port)
+{
+    uint64_t v;
+
+    if (read(*(int *)h, &v, sizeof(v)) < 0)
+        return -EAGAIN;
+    *port = 0;
+    return 0;
+}
+
+static const struct plat_ops fake_ops = {
+    .name = "blkback-fake",
+    .gnttab_open = fake_gnttab_open,
+    .gnttab_close = fake_close,
+    .gnttab_map = fake_map,
+    .gnttab_unmap = fake_unmap,
+    .gnttab_copy = fake_copy,
+    .evtchn_open = fake_evtchn_open,
+    .evtchn_close = fake_evtchn_close,
+    .evtchn_fd = fake_evtchn_fd,
+    .evtchn_bind_interdomain = fake_bind,
+    .evtchn_notify = fake_port_op,
+    .evtchn_pending = fake_pending,
+    .evtchn_unmask = fake_port_op,
+    .evtchn_unbind = fake_port_op,
+};
+
+/* Grant frame to the backend. */
+static grant_ref_t grant(uint32_t frame, bool ro)
+{
+    grant_ref_t ref = gnt_next++;
+
+    gnt[ref] = (struct fake_gnt){.valid = true, .ro = ro, .frame = frame};
+    return ref;
+}
+
+/* ---------------------------------------------------------------- fixture */
+
+static char disk_path[PATH_MAX];
+static int disk_fd = -1;
+
+/* One device with nq queues on a fresh disk, each ring of this order. */
+struct fixture {
+    struct blkback_dev dev;
+    struct blkback_io disk;
+    struct blkback_queue q[BLKBACK_MAX_QUEUES];
+    struct ringbuf_front fr[BLKBACK_MAX_QUEUES];
+    unsigned nq;
+};
+
+static struct fixture fx;
+
+static int fx_open(unsigned nq, unsigned order, bool persistent,
+                   uint32_t max_pgrants, bool readonly)
+{
+    struct blkback_io_opts opts = {.queue_depth = 1,
+                                   .max_segs = BLKBACK_MAX_SEGS,
+                                   .readonly = readonly,
+                                   .allow_buffered = true};
+    struct blkback_queue_cfg cfg;
+    unsigned i, k;
+
+    memset(&fx, 0, sizeof(fx));
+    memset(gnt, 0, sizeof(gnt));
+    memset(guest, 0, (size_t)GUEST_PAGES * PAGE);
+    gnt_next = 1;
+    if (ftruncate(disk_fd, 0) < 0 || ftruncate(disk_fd, DISK_BYTES) < 0)
+        return -errno;
+    if (blkback_io_open(&fx.disk, disk_path, &opts) < 0)
+        return -EIO;
+    blkback_io_geom(&fx.disk, &fx.dev.geom, BLKBACK_MAX_INDIRECT_SEGS);
+    snprintf(fx.dev.name, sizeof(fx.dev.name), "vbd/%d/51712", FE_DOMID);
+    fx.dev.fe = FE_DOMID;
+    fx.dev.persistent = persistent;
+    fx.dev.max_pgrants = max_pgrants;
+    fx.dev.disk = &fx.disk;
+    fx.dev.status_fd = -1;
+    fx.nq = nq;
+    for (i = 0; i < nq; i++) {
+        uint8_t *sring = guest + (size_t)i * (RING_FRAMES / nq) * PAGE;
+
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.order = order;
+        for (k = 0; k < 1u << order; k++)
+            cfg.refs[k] = grant(i * (RING_FRAMES / nq) + k, false);
+        cfg.port = FE_PORT + i;
+        if (ringbuf_front_init(&fx.fr[i], sring, order, sizeof(blkif_request_t),
+                               sizeof(blkif_response_t)) < 0 ||
+            blkback_queue_open(&fx.q[i], &fx.dev, i, nq, &cfg, false) < 0)
+            return -EIO;
+    }
+    return 0;
+}
+
+static void fx_close(void)
+{
+    unsigned i;
+
+    for (i = 0; i < fx.nq; i++)
+        blkback_queue_close(&fx.q[i]);
+    blkback_io_close(&fx.disk);
+    CU_ASSERT_EQUAL(live_pages, 0);
+}
+
+/* Queue req on queue qi's ring and publish it. */
+static void fx_put(unsigned qi, const void *req)
+{
+    CU_ASSERT_EQUAL(ringbuf_front_put(&fx.fr[qi], req), 0);
+    ringbuf_front_push(&fx.fr[qi]);
+}
+
+/* Run queue qi until n responses are there; take them. */
+static int fx_run(unsigned qi, blkif_response_t *rsp, unsigned n)
+{
+    unsigned got = 0, spins;
+    int r;
+
+    for (spins = 0; got < n && spins < 10000; spins++) {
+        if (blkback_queue_pass(&fx.q[qi], true) < 0)
+            return -EPROTO;
+        r = ringbuf_front_take(&fx.fr[qi], rsp + got, n - got);
+        if (r < 0)
+            return r;
+        got += (unsigned)r;
+    }
+    return (int)got;
+}
+
+/* A READ/WRITE-like request of nseg full pages at frames from first. */
+static blkif_request_t rw_req(uint8_t op, uint64_t id, uint64_t sector,
+                              uint32_t first, unsigned nseg, bool ro)
+{
+    blkif_request_t r;
+    unsigned i;
+
+    memset(&r, 0, sizeof(r));
+    r.operation = op;
+    r.id = id;
+    r.sector_number = sector;
+    r.nr_segments = (uint8_t)nseg;
+    for (i = 0; i < nseg; i++) {
+        r.seg[i].gref = grant(first + i, ro);
+        r.seg[i].first_sect = 0;
+        r.seg[i].last_sect = 7;
+    }
+    return r;
+}
+
+static void fill(uint32_t frame, unsigned npages, uint8_t seed)
+{
+    size_t i;
+
+    for (i = 0; i < (size_t)npages * PAGE; i++)
+        guest[(size_t)frame * PAGE + i] = (uint8_t)(seed + i * 7 + i / 4096);
+}
+
+/* The disk at byte off holds what frames [frame, +npages) hold. */
+static bool disk_equals(uint64_t off, uint32_t frame, unsigned npages)
+{
+    size_t len = (size_t)npages * PAGE;
+    uint8_t *buf = malloc(len);
+    bool eq;
+
+    if (buf == NULL || pread(disk_fd, buf, len, (off_t)off) != (ssize_t)len) {
+        free(buf);
+        return false;
+    }
+    eq = memcmp(buf, guest + (size_t)frame * PAGE, len) == 0;
+    free(buf);
+    return eq;
+}
+
+static bool rsp_is(const blkif_response_t *r, uint64_t id, uint8_t op,
+                   int16_t status)
+{
+    blkif_response_t want;
+
+    blkback_ring_response(&want, id, op, status);
+    return memcmp(r, &want, sizeof(want)) == 0;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+#define DATA 64u /* first data frame */
+
+static void test_read_write(void)
+{
+    blkif_request_t r;
+    blkif_response_t rsp[2];
+
+    CU_ASSERT_FATAL(fx_open(1, 0, false, 0, false) == 0);
+    fill(DATA, 4, 1);
+    r = rw_req(BLKIF_OP_WRITE, 0xdeadbeefcafe, 8, DATA, 4, true);
+    fx_put(0, &r);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
+    CU_ASSERT(rsp_is(&rsp[0], 0xdeadbeefcafe, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
+    CU_ASSERT(disk_equals(8 * 512, DATA, 4));
+    /* Read back into other pages; the last segment only sectors 1..3. */
+    r = rw_req(BLKIF_OP_READ, 2, 8, DATA + 10, 4, false);
+    r.seg[3].first_sect = 1;
+    r.seg[3].last_sect = 3;
+    fx_put(0, &r);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
+    CU_ASSERT(rsp_is(&rsp[0], 2, BLKIF_OP_READ, BLKIF_RSP_OKAY));
+    CU_ASSERT(memcmp(guest + (size_t)(DATA + 10) * PAGE, guest + DATA * PAGE,
+                     3 * PAGE) == 0);
+    CU_ASSERT(memcmp(guest + (size_t)(DATA + 13) * PAGE + 512,
+                     guest + (size_t)(DATA + 3) * PAGE, 3 * 512) == 0);
+    CU_ASSERT_EQUAL(guest[(size_t)(DATA + 13) * PAGE], 0);
+    fx_close();
+}
+
+/* A pass maps all its writes in one call, all its reads in another. */
+static void test_batch_map(void)
+{
+    blkif_response_t rsp[40];
+    blkif_request_t r;
+    unsigned long before;
+    unsigned i;
+
+    CU_ASSERT_FATAL(fx_open(1, 1, false, 0, false) == 0);
+    fill(DATA, 40, 3);
+    for (i = 0; i < 20; i++) {
+        r = rw_req(BLKIF_OP_WRITE, i, i * 16, DATA + 2 * i, 2, true);
+        fx_put(0, &r);
+    }
+    before = map_calls;
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 20), 20);
+    CU_ASSERT_EQUAL(map_calls - before, 1);
+    for (i = 0; i < 20; i++)
+        CU_ASSERT_EQUAL(rsp[i].status, BLKIF_RSP_OKAY);
+    CU_ASSERT(disk_equals(0, DATA, 40));
+    for (i = 0; i < 20; i++) {
+        r = rw_req(BLKIF_OP_READ, 100 + i, i * 16, DATA + 100 + 2 * i, 2,
+                   false);
+        fx_put(0, &r);
+        r = rw_req(BLKIF_OP_WRITE, 200 + i, 1024 + i * 16, DATA + 2 * i, 2,
+                   true);
+        fx_put(0, &r);
+    }
+    before = map_calls;
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 40), 40);
+    CU_ASSERT_EQUAL(map_calls - before, 2);
+    CU_ASSERT(memcmp(guest + (size_t)(DATA + 100) * PAGE, guest + DATA * PAGE,
+                     40 * PAGE) == 0);
+    CU_ASSERT(fx.q[0].st.requests == 60 && fx.q[0].st.bad == 0);
+    fx_close();
+}
+
+/* One bad grant fails its request only; a read into a read-only grant. */
+static void test_bad_grants(void)
+{
+    blkif_response_t rsp[4];
+    blkif_request_t r[4];
+    unsigned i;
+
+    CU_ASSERT_FATAL(fx_open(1, 0, false, 0, false) == 0);
+    fill(DATA, 6, 5);
+    for (i = 0; i < 3; i++)
+        r[i] = rw_req(BLKIF_OP_WRITE, i, i * 16, DATA + 2 * i, 2, true);
+    r[1].seg[1].gref = NGNT - 1; /* never granted */
+    r[3] = rw_req(BLKIF_OP_READ, 3, 0, DATA + 20, 1, true);
+    for (i = 0; i < 4; i++)
+        fx_put(0, &r[i]);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 4), 4);
+    for (i = 0; i < 4; i++) {
+        int16_t want = i == 0 || i == 2 ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR;
+        unsigned k;
+
+        for (k = 0; k < 4 && rsp[k].id != i; k++)
+            ;
+        CU_ASSERT_FATAL(k < 4);
+        CU_ASSERT(rsp_is(&rsp[k], i, r[i].operation, want));
+    }
+    CU_ASSERT(disk_equals(0, DATA, 2) && disk_equals(32 * 512, DATA + 4, 2));
+    CU_ASSERT_EQUAL(fx.q[0].st.bad, 2);
+    fx_close();
+}
+
+/* Ids are echoed whatever they are; bad requests get ERROR/EOPNOTSUPP. */
+static void test_hostile_requests(void)
+{
+    blkif_response_t rsp[5];
+    blkif_request_t r[5];
+    unsigned i;
+
+    CU_ASSERT_FATAL(fx_open(1, 0, false, 0, false) == 0);
+    memset(r, 0xa5, sizeof(r));
+    r[0].operation = 99;
+    r[0].id = UINT64_MAX;
+    r[1] = rw_req(BLKIF_OP_READ, 1ull << 63, 0, DATA, 1, false);
+    r[1].nr_segments = BLKIF_MAX_SEGMENTS_PER_REQUEST + 1;
+    r[2] = rw_req(BLKIF_OP_WRITE, 2, DISK_BYTES / 512 - 7, DATA, 1, true);
+    r[3] = rw_req(BLKIF_OP_READ, 3, 0, DATA, 1, false);
+    r[3].seg[0].last_sect = 8;
+    r[4] = rw_req(BLKIF_OP_READ, 4, UINT64_MAX - 3, DATA, 1, false);
+    for (i = 0; i < ARRAY_SIZE(r); i++)
+        fx_put(0, &r[i]);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 5), 5);
+    CU_ASSERT(rsp_is(&rsp[0], UINT64_MAX, 99, BLKIF_RSP_EOPNOTSUPP));
+    CU_ASSERT(rsp_is(&rsp[1], 1ull << 63, BLKIF_OP_READ, BLKIF_RSP_ERROR));
+    CU_ASSERT(rsp_is(&rsp[2], 2, BLKIF_OP_WRITE, BLKIF_RSP_ERROR));
+    CU_ASSERT(rsp_is(&rsp[3], 3, BLKIF_OP_READ, BLKIF_RSP_ERROR));
+    CU_ASSERT(rsp_is(&rsp[4], 4, BLKIF_OP_READ, BLKIF_RSP_ERROR));
+    CU_ASSERT_EQUAL(map_calls > 0, 1);
+    fx_close();
+}
+
+static void test_flush_barrier_discard(void)
+{
+    blkif_request_discard_t d;
+    blkif_request_t slot; /* a ring slot holding d */
+    blkif_response_t rsp[3];
+    blkif_request_t r[2];
+    uint8_t buf[8192], zero[8192] = {0};
+
+    CU_ASSERT_FATAL(fx_open(1, 0, false, 0, false) == 0);
+    CU_ASSERT(fx.dev.geom.flush && fx.dev.geom.barrier);
+    fill(DATA, 4, 9);
+    memset(&r[0], 0, sizeof(r[0]));
+    r[0].operation = BLKIF_OP_FLUSH_DISKCACHE;
+    r[0].id = 10;
+    r[1] = rw_req(BLKIF_OP_WRITE_BARRIER, 11, 0, DATA, 4, true);
+    fx_put(0, &r[0]);
+    fx_put(0, &r[1]);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 2), 2);
+    CU_ASSERT(rsp_is(&rsp[0], 10, BLKIF_OP_FLUSH_DISKCACHE, BLKIF_RSP_OKAY));
+    CU_ASSERT(rsp_is(&rsp[1], 11, BLKIF_OP_WRITE_BARRIER, BLKIF_RSP_OKAY));
+    CU_ASSERT(disk_equals(0, DATA, 4));
+    memset(&d, 0, sizeof(d));
+    d.operation = BLKIF_OP_DISCARD;
+    d.id = 12;
+    d.sector_number = 8;
+    d.nr_sectors = 16;
+    memset(&slot, 0, sizeof(slot));
+    memcpy(&slot, &d, sizeof(d));
+    fx_put(0, &slot);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
+    CU_ASSERT(rsp_is(&rsp[0], 12, BLKIF_OP_DISCARD, BLKIF_RSP_OKAY));
+    CU_ASSERT_EQUAL(pread(disk_fd, buf, sizeof(buf), 4096), 8192);
+    CU_ASSERT(memcmp(buf, zero, sizeof(buf)) == 0);
+    CU_ASSERT(disk_equals(0, DATA, 1) && disk_equals(12288, DATA + 3, 1));
+    d.flag = BLKIF_DISCARD_SECURE; /* a file cannot */
+    memcpy(&slot, &d, sizeof(d));
+    fx_put(0, &slot);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
+    CU_ASSERT(rsp_is(&rsp[0], 12, BLKIF_OP_DISCARD, BLKIF_RSP_EOPNOTSUPP));
+    fx_close();
+}
+
+/* Writes, flush and discard on a read-only device are refused. */
+static void test_readonly(void)
+{
+    blkif_response_t rsp[2];
+    blkif_request_t r[2];
+
+    CU_ASSERT_FATAL(fx_open(1, 0, false, 0, true) == 0);
+    r[0] = rw_req(BLKIF_OP_WRITE, 1, 0, DATA, 1, true);
+    r[1] = rw_req(BLKIF_OP_READ, 2, 0, DATA, 1, false);
+    fx_put(0, &r[0]);
+    fx_put(0, &r[1]);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 2), 2);
+    CU_ASSERT(rsp_is(&rsp[0], 1, BLKIF_OP_WRITE, BLKIF_RSP_ERROR));
+    CU_ASSERT(rsp_is(&rsp[1], 2, BLKIF_OP_READ, BLKIF_RSP_OKAY));
+    fx_close();
+}
+
+/* An indirect request of 256 segments, pages persistent or not. */
+static void indirect_rw(bool persistent)
+{
+    struct blkif_request_segment *seg;
+    blkif_request_indirect_t ind;
+    blkif_request_t slot; /* a ring slot holding ind */
+    blkif_response_t rsp[1];
+    const uint32_t ipage = 40, data = 200, back = 500;
+    unsigned i;
+
+    CU_ASSERT_FATAL(fx_open(1, 0, persistent, BLKBACK_MAX_PGRANTS, false) == 0);
+    fill(data, 256, 11);
+    seg = (struct blkif_request_segment *)(guest + (size_t)ipage * PAGE);
+    for (i = 0; i < 256; i++)
+        seg[i] =
+            (struct blkif_request_segment){.gref = grant(data + i, !persistent),
+                                           .first_sect = 0,
+                                           .last_sect = 7};
+    memset(&ind, 0, sizeof(ind));
+    ind.operation = BLKIF_OP_INDIRECT;
+    ind.indirect_op = BLKIF_OP_WRITE;
+    ind.nr_segments = 256;
+    ind.id = 77;
+    ind.sector_number = 16;
+    ind.indirect_grefs[0] = grant(ipage, !persistent);
+    memset(&slot, 0, sizeof(slot));
+    memcpy(&slot, &ind, sizeof(ind));
+    fx_put(0, &slot);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
+    CU_ASSERT(rsp_is(&rsp[0], 77, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
+    CU_ASSERT(disk_equals(16 * 512, data, 256));
+    for (i = 0; i < 256; i++)
+        seg[i].gref = grant(back + i, false);
+    ind.indirect_op = BLKIF_OP_READ;
+    ind.id = 78;
+    memcpy(&slot, &ind, sizeof(ind));
+    fx_put(0, &slot);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
+    CU_ASSERT(rsp_is(&rsp[0], 78, BLKIF_OP_READ, BLKIF_RSP_OKAY));
+    CU_ASSERT(memcmp(guest + (size_t)back * PAGE, guest + (size_t)data * PAGE,
+                     256 * PAGE) == 0);
+    /* A segment beyond its page in the indirect page: refused. */
+    seg[100].last_sect = 8;
+    ind.id = 79;
+    memcpy(&slot, &ind, sizeof(ind));
+    fx_put(0, &slot);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
+    CU_ASSERT(rsp_is(&rsp[0], 79, BLKIF_OP_READ, BLKIF_RSP_ERROR));
+    fx_close();
+}
+
+static void test_indirect(void)
+{
+    indirect_rw(false);
+}
+
+static void test_indirect_persistent(void)
+{
+    indirect_rw(true);
+}
+
+/* Hits need no map; a full cache maps for the request only and purges. */
+static void test_persistent(void)
+{
+    blkif_response_t rsp[4];
+    blkif_request_t r;
+    unsigned long before;
+
+    CU_ASSERT_FATAL(fx_open(1, 0, true, 8, false) == 0);
+    fill(DATA, 12, 13);
+    r = rw_req(BLKIF_OP_WRITE, 1, 0, DATA, 4, false);
+    before = map_calls;
+    fx_put(0, &r);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
+    CU_ASSERT_EQUAL(rsp[0].status, BLKIF_RSP_OKAY);
+    CU_ASSERT_EQUAL(map_calls - before, 4);
+    CU_ASSERT_EQUAL(live_pages, 1 + 4); /* ring + cached grants */
+    r.operation = BLKIF_OP_READ;
+    r.id = 2;
+    before = map_calls;
+    fx_put(0, &r);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
+    CU_ASSERT(rsp_is(&rsp[0], 2, BLKIF_OP_READ, BLKIF_RSP_OKAY));
+    CU_ASSERT_EQUAL(map_calls, before);
+    CU_ASSERT_EQUAL(fx.q[0].st.pg_hits, 4);
+    /* 8 new grants: 4 fit, 4 overflow (mapped once), then a purge. */
+    r = rw_req(BLKIF_OP_WRITE, 3, 64, DATA + 4, 8, false);
+    fx_put(0, &r);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
+    CU_ASSERT_EQUAL(rsp[0].status, BLKIF_RSP_OKAY);
+    CU_ASSERT(disk_equals(64 * 512, DATA + 4, 8));
+    CU_ASSERT(fx.q[0].pg.count <= 8 && fx.q[0].pg.count >= 7);
+    CU_ASSERT_EQUAL(live_pages, 1 + (long)fx.q[0].pg.count);
+    /* A read-only grant cannot be a persistent one (mapped writable). */
+    r = rw_req(BLKIF_OP_WRITE, 4, 0, DATA, 1, true);
+    fx_put(0, &r);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
+    CU_ASSERT(rsp_is(&rsp[0], 4, BLKIF_OP_WRITE, BLKIF_RSP_ERROR));
+    fx_close();
+}
+
+/* A producer index the ring cannot hold breaks it: -EPROTO, no answer. */
+static void test_broken_ring(void)
+{
+    blkif_response_t rsp[1];
+    blkif_request_t r;
+
+    CU_ASSERT_FATAL(fx_open(1, 0, false, 0, false) == 0);
+    r = rw_req(BLKIF_OP_WRITE, 1, 0, DATA, 1, true);
+    fx_put(0, &r);
+    ((blkif_sring_t *)guest)->req_prod += 1000;
+    CU_ASSERT_EQUAL(blkback_queue_pass(&fx.q[0], true), -EPROTO);
+    CU_ASSERT_EQUAL(blkback_queue_pass(&fx.q[0], true), -EPROTO);
+    CU_ASSERT_EQUAL(ringbuf_front_take(&fx.fr[0], rsp, 1), 0);
+    fx_close();
+}
+
+struct qthread {
+    pthread_t tid;
+    unsigned qi;
+    int stop_fd;
+    int ret;
+};
+
+static void *qthread_main(void *arg)
+{
+    struct qthread *t = arg;
+
+    t->ret = blkback_queue_run(&fx.q[t->qi], t->stop_fd);
+    return NULL;
+}
+
+/* Four queues, each on its own thread, woken through its channel. */
+static void test_four_queues(void)
+{
+    struct qthread th[4];
+    blkif_response_t rsp[16];
+    unsigned i, k, got[4] = {0}, spins;
+    int stop_fd = eventfd(0, EFD_CLOEXEC);
+    uint64_t one = 1;
+
+    CU_ASSERT_FATAL(stop_fd >= 0);
+    CU_ASSERT_FATAL(fx_open(4, 2, false, 0, false) == 0);
+    fill(DATA, 64, 17);
+    for (i = 0; i < 4; i++) {
+        th[i] = (struct qthread){.qi = i, .stop_fd = stop_fd};
+        CU_ASSERT_FATAL(
+            pthread_create(&th[i].tid, NULL, qthread_main, &th[i]) == 0);
+    }
+    for (i = 0; i < 4; i++) {
+        for (k = 0; k < 16; k++) {
+            blkif_request_t r = rw_req(BLKIF_OP_WRITE, k, (i * 16 + k) * 8,
+                                       DATA + i * 16 + k, 1, true);
+            CU_ASSERT(ringbuf_front_put(&fx.fr[i], &r) == 0);
+        }
+        ringbuf_front_push(&fx.fr[i]);
+        CU_ASSERT(write(plat_evtchn_fd(fx.q[i].ec), &one, 8) == 8);
+    }
+    for (spins = 0; spins < 20000; spins++) {
+        unsigned total = 0;
+
+        for (i = 0; i < 4; i++) {
+            int n = ringbuf_front_take(&fx.fr[i], rsp, 16);
+
+            for (k = 0; n > 0 && k < (unsigned)n; k++)
+                CU_ASSERT_EQUAL(rsp[k].status, BLKIF_RSP_OKAY);
+            got[i] += n > 0 ? (unsigned)n : 0;
+            total += got[i];
+        }
+        if (total == 64)
+            break;
+        usleep(1000);
+    }
+    CU_ASSERT(write(stop_fd, &one, 8) == 8);
+    for (i = 0; i < 4; i++) {
+        pthread_join(th[i].tid, NULL);
+        CU_ASSERT_EQUAL(th[i].ret, 0);
+        CU_ASSERT_EQUAL(got[i], 16);
+    }
+    CU_ASSERT(disk_equals(0, DATA, 64));
+    close(stop_fd);
+    fx_close();
+}
+
+static int suite_init(void)
+{
+    const char *t = getenv("TMPDIR");
+
+    plat_set_ops(&fake_ops);
+    guest_fd = memfd_create("guest", MFD_CLOEXEC);
+    if (guest_fd < 0 || ftruncate(guest_fd, (off_t)GUEST_PAGES * PAGE) < 0)
+        return -1;
+    guest = mmap(NULL, (size_t)GUEST_PAGES * PAGE, PROT_READ | PROT_WRITE,
+                 MAP_SHARED, guest_fd, 0);
+    if (guest == MAP_FAILED)
+        return -1;
+    snprintf(disk_path, sizeof(disk_path), "%s/blkback_queue.XXXXXX",
+             t ? t : "/tmp");
+    disk_fd = mkstemp(disk_path);
+    return disk_fd < 0 ? -1 : 0;
+}
+
+static int suite_clean(void)
+{
+    if (disk_fd >= 0) {
+        close(disk_fd);
+        unlink(disk_path);
+    }
+    if (guest != MAP_FAILED && guest != NULL)
+        munmap(guest, (size_t)GUEST_PAGES * PAGE);
+    if (guest_fd >= 0)
+        close(guest_fd);
+    plat_set_ops(NULL);
+    return 0;
+}
+
+int main(void)
+{
+    static const struct {
+        const char *name;
+        void (*fn)(void);
+    } tests[] = {
+        {"read/write, partial segment", test_read_write},
+        {"one map call per pass and direction", test_batch_map},
+        {"bad grant fails its request only", test_bad_grants},
+        {"hostile ids and bad requests", test_hostile_requests},
+        {"flush, barrier, discard", test_flush_barrier_discard},
+        {"read-only device", test_readonly},
+        {"indirect, 256 segments", test_indirect},
+        {"indirect, persistent", test_indirect_persistent},
+        {"persistent grants: hits, overflow, purge", test_persistent},
+        {"broken ring", test_broken_ring},
+        {"four queues on four threads", test_four_queues},
+    };
+    CU_pSuite s;
+    unsigned i, fails;
+
+    if (CU_initialize_registry() != CUE_SUCCESS)
+        return 1;
+    s = CU_add_suite("blkback_queue", suite_init, suite_clean);
+    for (i = 0; s && i < ARRAY_SIZE(tests); i++)
+        CU_add_test(s, tests[i].name, tests[i].fn);
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+    fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+    CU_cleanup_registry();
+    return (int)fails;
+}
