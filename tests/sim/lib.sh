@@ -2,7 +2,8 @@
 # Shared helpers for tests/sim end-to-end scripts: scratch directories and
 # process cleanup that runs on every exit path.
 #
-# Usage: . "$DRVDOM_SRCDIR/tests/sim/lib.sh"; t_init NAME; t_bg CMD...; t_pass
+# Usage: . "$DRVDOM_SRCDIR/tests/sim/lib.sh"; t_init NAME; t_bg CMD...;
+#        wait_for CMD...; t_pass
 
 : "${DRVDOM_BUILDDIR:=$(pwd)}"
 : "${DRVDOM_SRCDIR:=$DRVDOM_BUILDDIR}"
@@ -28,6 +29,22 @@ t_bg() {
     "$@" &
     T_PIDS="$T_PIDS $!"
 }
+
+# wait_for CMD...: retry CMD (bounded: 30 s) until it succeeds.
+wait_for() {
+    i=0
+    until "$@" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -lt 3000 ] || return 1
+        sleep 0.01
+    done
+}
+
+# key FILE KEY: the value of "KEY value" in FILE (status files).
+key() { sed -n "s/^$2 //p" "$1" 2>/dev/null; }
+
+# at_least FILE KEY N: KEY's value in FILE is at least N.
+at_least() { v=$(key "$1" "$2"); [ -n "$v" ] && [ "$v" -ge "$3" ]; }
 
 t_fail() {
     echo "FAIL: $T_NAME: $*" >&2

@@ -15,18 +15,6 @@ DOM=$DRVDOM_BUILDDIR/tests/sim/platdom
 RUN=$T_DIR/run
 hv() { "$HV" --run-dir "$RUN" "$@"; }
 
-# wait_for CMD...: retry CMD (bounded: 30 s) until it succeeds.
-wait_for() {
-    i=0
-    until "$@" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -lt 3000 ] || return 1
-        sleep 0.01
-    done
-}
-# key FILE KEY: the value of "KEY value" in FILE.
-key() { sed -n "s/^$2 //p" "$1" 2>/dev/null; }
-at_least() { v=$(key "$1" "$2"); [ -n "$v" ] && [ "$v" -ge "$3" ]; }
 # The daemon's counters, in one line.
 stats() { hv stats | tr '\n' ' '; }
 released() { ! hv info "$1" >/dev/null 2>&1; }
