@@ -16,16 +16,28 @@ XEN_TESTBED_FILES = \
 	tests/xen/guest/init \
 	tests/xen/guest/verify \
 	tests/xen/guest/bench \
+	tests/xen/guest/testif \
 	tests/xen/scenarios/lib.sh \
 	tests/xen/scenarios/00-linux-blkback.sh \
 	tests/xen/scenarios/00-qemu-qdisk.sh \
+	tests/xen/scenarios/10-testif-dom0.sh \
+	tests/xen/scenarios/11-testif-restart.sh \
 	tests/xen/bench/blk-side-by-side.sh
 EXTRA_DIST += $(XEN_TESTBED_FILES)
 
-check-xen:
-	DRVDOM_BUILDDIR=$(abs_top_builddir) $(abs_top_srcdir)/tests/xen/testbed check
+# drvdom's programs the scenarios run (built first, passed into the run).
+XEN_TESTBED_PROGS = \
+	backend/drvdomd \
+	tests/sim/testdev_back \
+	tests/sim/testdev_front \
+	tests/sim/xsgtool
 
-bench-xen:
-	DRVDOM_BUILDDIR=$(abs_top_builddir) $(abs_top_srcdir)/tests/xen/testbed bench
+check-xen: $(XEN_TESTBED_PROGS)
+	DRVDOM_BUILDDIR=$(abs_top_builddir) XT_PROGS="$(XEN_TESTBED_PROGS)" \
+		$(abs_top_srcdir)/tests/xen/testbed check
+
+bench-xen: $(XEN_TESTBED_PROGS)
+	DRVDOM_BUILDDIR=$(abs_top_builddir) XT_PROGS="$(XEN_TESTBED_PROGS)" \
+		$(abs_top_srcdir)/tests/xen/testbed bench
 
 .PHONY: check-xen bench-xen

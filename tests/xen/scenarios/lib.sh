@@ -155,3 +155,54 @@ tb_verify_backend() {
     tb_log "domain $domid cleaned up"
     rm -f /tmp/disk.img /tmp/verify.cpio
 }
+
+# tb_drvdomd TYPE=PROGRAM...: start drvdomd in dom0 (xen platform) serving
+# those device types with those workers (found on PATH, i.e. /share/bin).
+# Its log goes to /var/log/xen/drvdomd.log (kept in NAME.d/), its run files
+# to /run/drvdomd; /run/tb.pids lists it so that dom0's init stops it if
+# the scenario is killed. Sets TB_DRVDOMD to its pid.
+tb_drvdomd() {
+    tb_args=""
+    for w in "$@"; do
+        tb_args="$tb_args --worker ${w%%=*}=$(command -v "${w#*=}")"
+    done
+    # shellcheck disable=SC2086 # one word per argument
+    drvdomd --platform xen --run-dir /run/drvdomd $tb_args \
+        2>>/var/log/xen/drvdomd.log &
+    TB_DRVDOMD=$!
+    echo "$TB_DRVDOMD" >>/run/tb.pids
+    tb_log "drvdomd started (pid $TB_DRVDOMD):$tb_args"
+}
+
+# tb_drvdomd_stop: SIGTERM drvdomd (it closes every device and exits) and
+# check that it exited with status 0 and that no sanitizer reported.
+tb_drvdomd_stop() {
+    kill -TERM "$TB_DRVDOMD" 2>/dev/null
+    wait "$TB_DRVDOMD"
+    tb_rc=$?
+    tb_log "drvdomd exited with status $tb_rc"
+    ! grep -E -m3 'ERROR: AddressSanitizer|runtime error:|LeakSanitizer' \
+        /var/log/xen/drvdomd.log || tb_fail "a sanitizer reported (drvdomd.log)"
+    [ "$tb_rc" = 0 ] || tb_fail "drvdomd exited with status $tb_rc: $(tail -3 /var/log/xen/drvdomd.log)"
+}
+
+# tb_worker_pid TYPE FE DEVID: the pid of drvdomd's worker for a device.
+tb_worker_pid() { sed -n 's/^pid //p' "/run/drvdomd/$1-$2-$3" 2>/dev/null; }
+
+# tb_until SECS CMD...: retry CMD every 0.2 s until it succeeds; 1 when it
+# still fails after SECS seconds.
+tb_until() {
+    tb_n=$(($1 * 5))
+    shift
+    until "$@" 2>/dev/null; do
+        tb_n=$((tb_n - 1))
+        [ $tb_n -gt 0 ] || return 1
+        usleep 200000
+    done
+}
+
+# tb_at_least NAME KEY N: guest NAME printed "TB: KEY=V" last with V >= N.
+tb_at_least() {
+    tb_v=$(tb_result "$1" "$2")
+    [ -n "$tb_v" ] && [ "$tb_v" -ge "$3" ]
+}
