@@ -317,7 +317,7 @@ struct blkback_queue_cfg {
 enum {
     BLKBACK_PG_RANGE,   /* in the request's batch range */
     BLKBACK_PG_PERSIST, /* in the persistent-grant cache */
-    BLKBACK_PG_SINGLE,  /* alone, unmapped after the request (cache full) */
+    BLKBACK_PG_SINGLE,  /* alone, unmapped after use (indirect, cache full) */
 };
 
 /* A request taken off the ring, until its response is put. */
@@ -326,7 +326,7 @@ struct blkback_pending {
     struct blkback_seg *segs; /* its segments (max_segs slots) */
     void **pages;             /* mapped page of each segment */
     uint8_t *kinds;           /* BLKBACK_PG_* of each segment */
-    uint16_t nr_mapped;       /* segments mapped (persistent mode) */
+    uint16_t nr_mapped;       /* segments whose kinds[] is set */
     uint32_t range;           /* batch range of its pages, or NONE */
     uint32_t range_first;     /* index of its first page in that range */
 };

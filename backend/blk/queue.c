@@ -6,13 +6,15 @@
  *   validate parse each private copy (ring.c); an indirect request's
  *            segments are copied out of its indirect pages and validated
  *            in turn; a refused request is answered at once;
- *   map      persistent grants come from the cache (pgrant.c) or are
- *            mapped one by one and cached; otherwise the pass's grants are
- *            mapped in batch ranges, one plat_gnttab_map call per range
- *            (writable for READ: the data goes into guest memory,
- *            read-only for everything else), and a range the platform
- *            refuses is retried request by request so that only the bad
- *            request fails;
+ *   map      with persistent grants, a grant in the cache (pgrant.c) is
+ *            used as it is and, while the cache has room, a new one is
+ *            mapped and cached; every other grant of the pass goes to a
+ *            batch range, one plat_gnttab_map call per range (writable
+ *            for READ: the data goes into guest memory, read-only for
+ *            everything else, as Linux's GNTMAP_readonly), unmapped when
+ *            its last request completes; a range the platform refuses is
+ *            retried request by request so that only the bad request
+ *            fails;
  *   queue    hand every request to the engine (io.c), one submit per pass;
  *   reap     unmap (or release to the cache) what completed, respond;
  *   push     publish the responses and notify once.
@@ -122,25 +124,35 @@ static void blkback_queue_range_map(struct blkback_queue *q, unsigned w)
     }
 }
 
-/* Put request p's grants in the open range of its writability. */
+/* Copy the refs of p's BLKBACK_PG_RANGE segments to refs; their count. */
+static unsigned blkback_queue_range_refs(const struct blkback_pending *p,
+                                         grant_ref_t *refs)
+{
+    unsigned i, n = 0;
+
+    for (i = 0; i < p->req.nr_segs; i++)
+        if (p->kinds[i] == BLKBACK_PG_RANGE)
+            refs[n++] = p->segs[i].gref;
+    return n;
+}
+
+/* Put p's n BLKBACK_PG_RANGE grants in the open range of its direction. */
 static void blkback_queue_range_add(struct blkback_queue *q,
-                                    struct blkback_pending *p)
+                                    struct blkback_pending *p, unsigned n)
 {
     unsigned w = p->req.op == BLKIF_OP_READ;
     struct blkback_range *g;
-    unsigned i;
 
     if (q->open[w] != BLKBACK_NONE &&
-        q->ranges[q->open[w]].count + p->req.nr_segs > BLKBACK_MAP_BATCH)
+        q->ranges[q->open[w]].count + n > BLKBACK_MAP_BATCH)
         blkback_queue_range_map(q, w);
     if (q->open[w] == BLKBACK_NONE)
         q->open[w] = blkback_queue_range_new(q, w != 0);
     g = &q->ranges[q->open[w]];
-    for (i = 0; i < p->req.nr_segs; i++)
-        q->batch[w][g->count + i] = p->segs[i].gref;
+    blkback_queue_range_refs(p, &q->batch[w][g->count]);
     p->range = q->open[w];
     p->range_first = g->count;
-    g->count += p->req.nr_segs;
+    g->count += n;
     g->users++;
 }
 
@@ -153,16 +165,13 @@ static int blkback_queue_range_retry(struct blkback_queue *q,
 {
     unsigned w = p->req.op == BLKIF_OP_READ;
     struct blkback_range *g;
-    unsigned i;
 
     blkback_queue_range_put(q, p->range);
     p->range = blkback_queue_range_new(q, w != 0);
     p->range_first = 0;
     g = &q->ranges[p->range];
-    g->count = p->req.nr_segs;
+    g->count = blkback_queue_range_refs(p, q->batch[w]);
     g->users = 1;
-    for (i = 0; i < p->req.nr_segs; i++)
-        q->batch[w][i] = p->segs[i].gref;
     q->st.map_calls++;
     if (plat_gnttab_map(q->gt, q->dev->fe, g->count, q->batch[w], w != 0,
                         &g->addr) < 0) {
@@ -218,24 +227,46 @@ static void blkback_queue_unmap(struct blkback_queue *q,
         blkback_queue_range_put(q, p->range);
     p->range = BLKBACK_NONE;
     for (i = 0; i < p->nr_mapped; i++)
-        blkback_queue_pg_put(q, p->segs[i].gref, p->pages[i], p->kinds[i]);
+        if (p->kinds[i] != BLKBACK_PG_RANGE)
+            blkback_queue_pg_put(q, p->segs[i].gref, p->pages[i], p->kinds[i]);
     p->nr_mapped = 0;
 }
 
-/* Map p's data pages through the cache. 0 or -EINVAL (all released). */
-static int blkback_queue_pg_map(struct blkback_queue *q,
-                                struct blkback_pending *p)
+/*
+ * Sort p's data grants: with persistent grants, those in the cache are
+ * used as they are and, while the cache has room, new ones are mapped and
+ * cached; every other grant goes to a batch range. 0, or -EINVAL when a
+ * grant cannot be mapped (everything released).
+ */
+static int blkback_queue_map_segs(struct blkback_queue *q,
+                                  struct blkback_pending *p)
 {
-    unsigned i;
+    struct blkback_pgrant_cache *c = &q->pg;
+    unsigned i, nr_range = 0;
+    grant_ref_t gref;
 
     for (i = 0; i < p->req.nr_segs; i++) {
-        p->pages[i] = blkback_queue_pg_get(q, p->segs[i].gref, &p->kinds[i]);
-        if (p->pages[i] == NULL) {
-            blkback_queue_unmap(q, p);
-            return -EINVAL;
+        gref = p->segs[i].gref;
+        p->kinds[i] = BLKBACK_PG_PERSIST;
+        p->pages[i] = q->dev->persistent ? blkback_pgrant_get(c, gref) : NULL;
+        if (p->pages[i] != NULL) {
+            q->st.pg_hits++;
+        } else if (q->dev->persistent && c->count < c->max) {
+            p->pages[i] = blkback_queue_pg_get(q, gref, &p->kinds[i]);
+            if (p->pages[i] == NULL) {
+                blkback_queue_unmap(q, p);
+                return -EINVAL;
+            }
+        } else {
+            /* Persistent but full: the next purge makes room. */
+            c->overflow = q->dev->persistent;
+            p->kinds[i] = BLKBACK_PG_RANGE;
+            nr_range++;
         }
         p->nr_mapped = (uint16_t)(i + 1);
     }
+    if (nr_range > 0)
+        blkback_queue_range_add(q, p, nr_range);
     return 0;
 }
 
@@ -317,14 +348,11 @@ static void blkback_queue_dispatch(struct blkback_queue *q,
     }
     if (p->req.op == BLKIF_OP_DISCARD)
         p->req.nr_segs = 0;
-    if (p->req.nr_segs > 0 && q->dev->persistent &&
-        blkback_queue_pg_map(q, p) < 0) {
+    if (blkback_queue_map_segs(q, p) < 0) {
         blkback_queue_refuse(q, &p->req, BLKIF_RSP_ERROR, "grant unusable");
         blkback_queue_free(q, idx);
         return;
     }
-    if (p->req.nr_segs > 0 && !q->dev->persistent)
-        blkback_queue_range_add(q, p);
     q->pass[q->npass++] = idx;
 }
 
@@ -334,15 +362,15 @@ static int blkback_queue_start(struct blkback_queue *q, uint32_t idx)
 {
     struct blkback_pending *p = &q->pend[idx];
     struct blkback_range *g;
-    unsigned i;
+    unsigned i, k;
 
     if (p->range != BLKBACK_NONE) {
         if (q->ranges[p->range].failed && blkback_queue_range_retry(q, p) < 0)
             return -EFAULT;
         g = &q->ranges[p->range];
-        for (i = 0; i < p->req.nr_segs; i++)
-            p->pages[i] = (char *)g->addr +
-                          (size_t)(p->range_first + i) * BLKBACK_PAGE_SIZE;
+        for (i = 0, k = p->range_first; i < p->req.nr_segs; i++)
+            if (p->kinds[i] == BLKBACK_PG_RANGE)
+                p->pages[i] = (char *)g->addr + (size_t)k++ * BLKBACK_PAGE_SIZE;
     }
     for (i = 0; i < p->req.nr_segs; i++) {
         q->iov[i].iov_base = (char *)p->pages[i] + p->segs[i].offset;
