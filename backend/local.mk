@@ -32,13 +32,13 @@ TESTS += tests/unit/blkback_ring_test tests/unit/blkback_io_test \
 	tests/unit/blkback_pgrant_test
 tests_unit_blkback_ring_test_SOURCES = tests/unit/blkback_ring_test.c
 tests_unit_blkback_ring_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) $(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_blkback_ring_test_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS) $(CUNIT_LIBS)
+tests_unit_blkback_ring_test_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS) $(CUTEST_LIBS)
 tests_unit_blkback_io_test_SOURCES = tests/unit/blkback_io_test.c
 tests_unit_blkback_io_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) $(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_blkback_io_test_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS) $(CUNIT_LIBS)
+tests_unit_blkback_io_test_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS) $(CUTEST_LIBS)
 tests_unit_blkback_pgrant_test_SOURCES = tests/unit/blkback_pgrant_test.c
 tests_unit_blkback_pgrant_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) $(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_blkback_pgrant_test_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS) $(CUNIT_LIBS)
+tests_unit_blkback_pgrant_test_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS) $(CUTEST_LIBS)
 
 # The data path of one queue, in-process over a fake platform.
 check_PROGRAMS += tests/unit/blkback_queue_test
@@ -46,7 +46,7 @@ TESTS += tests/unit/blkback_queue_test
 tests_unit_blkback_queue_test_SOURCES = tests/unit/blkback_queue_test.c
 tests_unit_blkback_queue_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) \
 	$(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
-tests_unit_blkback_queue_test_LDADD = $(BLKBACK_LIBS) $(CUNIT_LIBS)
+tests_unit_blkback_queue_test_LDADD = $(BLKBACK_LIBS) $(CUTEST_LIBS)
 
 # Benchmark: the engine against bare liburing doing the same I/O.
 noinst_PROGRAMS += tests/bench/blkio_bench

@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <CUnit/Basic.h>
 
+#include "tests/unit/cutest.h"
+
 #include "backend/blk/blkback-internal.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -584,10 +586,7 @@ static void test_open_errors(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const struct cutest tests[] = {
         {"file: 32 writes, 32 reads, 512", test_file_512},
         {"file: 32 writes, 32 reads, 4096", test_file_4096},
         {"tmpfs: O_DIRECT refused or used, said", test_shm},
@@ -600,25 +599,13 @@ int main(void)
         {"read-only", test_readonly},
         {"open errors and geometry", test_open_errors},
     };
-    CU_pSuite suite;
-    unsigned int failures;
-    size_t i;
+    int failures;
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
+    if (suite_init() != 0) {
+        suite_cleanup();
         return 1;
-    suite = CU_add_suite("blkback_io", suite_init, suite_cleanup);
-    if (!suite)
-        goto err_registry;
-    for (i = 0; i < ARRAY_SIZE(tests); i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto err_registry;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return (int)failures;
-
-err_registry:
-    CU_cleanup_registry();
-    return 1;
+    }
+    failures = cutest_run("blkback_io", tests, ARRAY_SIZE(tests));
+    suite_cleanup();
+    return failures;
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <CUnit/Basic.h>
 
+#include "tests/unit/cutest.h"
+
 #include "backend/blk/blkback-internal.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -232,10 +234,7 @@ static void test_churn(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const struct cutest tests[] = {
         {"init arguments", test_init_args},
         {"lookup, add, put", test_lookup},
         {"bound and overflow purge", test_bound},
@@ -244,25 +243,6 @@ int main(void)
         {"idle expiry and batches", test_idle_expiry},
         {"churn stays bounded", test_churn},
     };
-    CU_pSuite suite;
-    unsigned int failures;
-    size_t i;
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
-        return 1;
-    suite = CU_add_suite("blkback_pgrant", NULL, NULL);
-    if (!suite)
-        goto err_registry;
-    for (i = 0; i < ARRAY_SIZE(tests); i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto err_registry;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return (int)failures;
-
-err_registry:
-    CU_cleanup_registry();
-    return 1;
+    return cutest_run("blkback_pgrant", tests, ARRAY_SIZE(tests));
 }

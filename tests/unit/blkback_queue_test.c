@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <CUnit/Basic.h>
 
+#include "tests/unit/cutest.h"
+
 #include "backend/blk/blkback-internal.h"
 #include "platform/plat-private.h"
 
@@ -634,6 +636,44 @@ static void test_broken_ring(void)
     fx_close();
 }
 
+/*
+ * A restarted worker attaches to the ring in use: of four requests the
+ * dead one took, two were answered; the other two are answered now, once.
+ */
+static void test_adopt(void)
+{
+    struct blkback_queue_cfg cfg = {.order = 0, .port = FE_PORT};
+    blkif_response_t rsp[4], dead_rsp;
+    blkif_request_t r[4], taken[4];
+    unsigned i;
+
+    CU_ASSERT_FATAL(fx_open(1, 0, false, 0, false) == 0);
+    fill(DATA, 4, 19);
+    for (i = 0; i < 4; i++) {
+        r[i] = rw_req(BLKIF_OP_WRITE, 40 + i, i * 8, DATA + i, 1, true);
+        fx_put(0, &r[i]);
+    }
+    /* The dead worker: took all four, answered the first two. */
+    CU_ASSERT_EQUAL(ringbuf_back_take(&fx.q[0].rb, taken, 4), 4);
+    for (i = 0; i < 2; i++) {
+        blkback_ring_response(&dead_rsp, taken[i].id, BLKIF_OP_WRITE, 0);
+        CU_ASSERT_EQUAL(ringbuf_back_put(&fx.q[0].rb, &dead_rsp), 0);
+    }
+    ringbuf_back_push(&fx.q[0].rb);
+    blkback_queue_close(&fx.q[0]);
+    cfg.refs[0] = 1; /* the ring's grant, made first by fx_open */
+    CU_ASSERT_FATAL(blkback_queue_open(&fx.q[0], &fx.dev, 0, 1, &cfg, true) ==
+                    0);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 4), 4);
+    for (i = 0; i < 4; i++)
+        CU_ASSERT(rsp_is(&rsp[i], 40 + i, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
+    CU_ASSERT_EQUAL(blkback_queue_pass(&fx.q[0], false), 0);
+    CU_ASSERT_EQUAL(ringbuf_front_take(&fx.fr[0], rsp, 4), 0);
+    CU_ASSERT_EQUAL(fx.q[0].st.requests, 2);
+    CU_ASSERT(disk_equals(16 * 512, DATA + 2, 2));
+    fx_close();
+}
+
 struct qthread {
     pthread_t tid;
     unsigned qi;
@@ -735,10 +775,7 @@ static int suite_clean(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } tests[] = {
+    static const struct cutest tests[] = {
         {"read/write, partial segment", test_read_write},
         {"one map call per pass and direction", test_batch_map},
         {"bad grant fails its request only", test_bad_grants},
@@ -749,19 +786,16 @@ int main(void)
         {"indirect, persistent", test_indirect_persistent},
         {"persistent grants: hits, overflow, purge", test_persistent},
         {"broken ring", test_broken_ring},
+        {"adopt a ring in use", test_adopt},
         {"four queues on four threads", test_four_queues},
     };
-    CU_pSuite s;
-    unsigned i, fails;
+    int failures;
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
+    if (suite_init() != 0) {
+        suite_clean();
         return 1;
-    s = CU_add_suite("blkback_queue", suite_init, suite_clean);
-    for (i = 0; s && i < ARRAY_SIZE(tests); i++)
-        CU_add_test(s, tests[i].name, tests[i].fn);
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    fails = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-    return (int)fails;
+    }
+    failures = cutest_run("blkback_queue", tests, ARRAY_SIZE(tests));
+    suite_clean();
+    return failures;
 }

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <CUnit/Basic.h>
 
+#include "tests/unit/cutest.h"
+
 #include "backend/blk/blkback-internal.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -112,7 +114,7 @@ static void expect_bad(const char *what, const blkif_request_t *r,
     CU_ASSERT_EQUAL(req.id, TEST_ID);
 }
 
-/* Suite init: the geometry variants, each differing in one property. */
+/* The geometry variants, each differing in one property. */
 static int setup_geoms(void)
 {
     geom4k = geom512;
@@ -439,10 +441,7 @@ static void test_response_bytes(void)
 
 int main(void)
 {
-    static const struct {
-        const char *name;
-        CU_TestFunc fn;
-    } tests[] = {
+    static const struct cutest tests[] = {
         {"read/write accepted, 512 and 4096", test_accept_rw},
         {"flush and barrier accepted", test_accept_flush_barrier},
         {"discard accepted", test_accept_discard},
@@ -457,25 +456,8 @@ int main(void)
         {"statuses and messages", test_status_and_strings},
         {"response bytes", test_response_bytes},
     };
-    CU_pSuite suite;
-    unsigned int failures;
-    size_t i;
 
-    if (CU_initialize_registry() != CUE_SUCCESS)
+    if (setup_geoms() != 0)
         return 1;
-    suite = CU_add_suite("blkback_ring", setup_geoms, NULL);
-    if (!suite)
-        goto err_registry;
-    for (i = 0; i < ARRAY_SIZE(tests); i++)
-        if (!CU_add_test(suite, tests[i].name, tests[i].fn))
-            goto err_registry;
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-    failures = CU_get_number_of_failures();
-    CU_cleanup_registry();
-    return (int)failures;
-
-err_registry:
-    CU_cleanup_registry();
-    return 1;
+    return cutest_run("blkback_ring", tests, ARRAY_SIZE(tests));
 }
