@@ -48,6 +48,14 @@ tests_unit_blkback_queue_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) \
 	$(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_blkback_queue_test_LDADD = $(BLKBACK_LIBS) $(CUTEST_LIBS)
 
+# The worker program refuses bad keys (against tests/sim/xenstore_server).
+check_PROGRAMS += tests/unit/blkback_worker_test
+TESTS += tests/unit/blkback_worker_test
+tests_unit_blkback_worker_test_SOURCES = tests/unit/blkback_worker_test.c
+tests_unit_blkback_worker_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS) \
+	$(CUNIT_CFLAGS)
+tests_unit_blkback_worker_test_LDADD = $(XENSTORE_LIBS) $(CUTEST_LIBS)
+
 # Benchmark: the engine against bare liburing doing the same I/O.
 noinst_PROGRAMS += tests/bench/blkio_bench
 BENCHMARKS += tests/bench/blkio_bench
