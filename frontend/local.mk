@@ -31,5 +31,17 @@ tests_unit_blkfront_test_LDADD = $(BLKFRONT_LIBS) $(CUNIT_LIBS)
 
 # End to end on the sim platform: drvdom-blkfront domains against
 # drvdom-blkback under drvdomd.
-TESTS += tests/sim/blk-verify.sh
-EXTRA_DIST += tests/sim/blk-lib.sh tests/sim/blk-verify.sh
+TESTS += tests/sim/blk-verify.sh tests/sim/blk-nbd.sh tests/sim/blk-restart.sh
+EXTRA_DIST += tests/sim/blk-lib.sh tests/sim/blk-verify.sh tests/sim/blk-nbd.sh \
+	tests/sim/blk-restart.sh
+
+# Benchmark (make bench): the block path against fio on the same tmpfs file.
+BENCHMARKS += tests/bench/blkbench
+CLEANFILES += tests/bench/blkbench
+EXTRA_DIST += tests/bench/blkbench.sh
+tests/bench/blkbench: $(srcdir)/tests/bench/blkbench.sh frontend/blk/drvdom-blkfront \
+		backend/blk/drvdom-blkback backend/drvdomd tools/simhv/drvdom-simhv \
+		tests/sim/xsgtool
+	@mkdir -p tests/bench
+	sed 's|%ABS_TOP_SRCDIR%|$(abs_top_srcdir)|' $(srcdir)/tests/bench/blkbench.sh >$@
+	chmod +x $@

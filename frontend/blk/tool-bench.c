@@ -126,6 +126,7 @@ int bft_bench(struct blkfront *bf, const struct bft_opts *o)
     const struct blkfront_info *in = blkfront_info(bf);
     struct bft_bench b = {.bf = bf, .o = o, .rng = 88172645463325252ull};
     uint64_t elapsed = 0;
+    char line[256];
     double secs;
     int ret;
 
@@ -147,12 +148,16 @@ int bft_bench(struct blkfront *bf, const struct bft_opts *o)
     if (!ret && b.nlat) {
         secs = (double)elapsed / 1e9;
         qsort(b.lat, b.nlat, sizeof(*b.lat), bft_cmp_u32);
-        printf("rw=%s bs=%" PRIu64 " iodepth=%u queues=%u ios=%" PRIu64
-               " iops=%.0f mbps=%.1f p50_us=%.1f p99_us=%.1f\n",
-               o->rw, o->bs, o->iodepth, in->queues, b.ios,
-               (double)b.ios / secs, (double)b.ios * (double)o->bs / secs / 1e6,
-               b.lat[b.nlat / 2] / 1e3, b.lat[b.nlat * 99 / 100] / 1e3);
-        fflush(stdout);
+        snprintf(line, sizeof(line),
+                 "rw=%s bs=%" PRIu64 " iodepth=%u queues=%u ios=%" PRIu64
+                 " iops=%.0f mbps=%.1f p50_us=%.1f p99_us=%.1f",
+                 o->rw, o->bs, o->iodepth, in->queues, b.ios,
+                 (double)b.ios / secs,
+                 (double)b.ios * (double)o->bs / secs / 1e6,
+                 b.lat[b.nlat / 2] / 1e3, b.lat[b.nlat * 99 / 100] / 1e3);
+        if (!o->status)
+            printf("%s\n", line);
+        bft_status(o, "state done\nresult %s\n", line);
     }
     if (ret)
         fprintf(stderr, "bench: %s\n", strerror(-ret));
