@@ -17,9 +17,12 @@ XEN_TESTBED_FILES = \
 	tests/xen/guest/verify \
 	tests/xen/guest/bench \
 	tests/xen/guest/testif \
+	tests/xen/guest/blkfs \
+	tests/xen/guest/blkloop \
 	tests/xen/scenarios/lib.sh \
 	tests/xen/scenarios/00-linux-blkback.sh \
 	tests/xen/scenarios/00-qemu-qdisk.sh \
+	tests/xen/scenarios/01-drvdom-blkback-dom0.sh \
 	tests/xen/scenarios/10-testif-dom0.sh \
 	tests/xen/scenarios/11-testif-restart.sh \
 	tests/xen/bench/blk-side-by-side.sh
@@ -30,7 +33,9 @@ XEN_TESTBED_PROGS = \
 	backend/drvdomd \
 	tests/sim/testdev_back \
 	tests/sim/testdev_front \
-	tests/sim/xsgtool
+	tests/sim/xsgtool \
+	backend/blk/drvdom-blkback \
+	frontend/blk/drvdom-blkfront
 
 check-xen: $(XEN_TESTBED_PROGS)
 	DRVDOM_BUILDDIR=$(abs_top_builddir) XT_PROGS="$(XEN_TESTBED_PROGS)" \

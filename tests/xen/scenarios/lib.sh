@@ -206,3 +206,38 @@ tb_at_least() {
     tb_v=$(tb_result "$1" "$2")
     [ -n "$tb_v" ] && [ "$tb_v" -ge "$3" ]
 }
+
+# tb_kernel_blkback off|on: unload Linux's xen-blkback from dom0 (so that
+# nothing but drvdomd serves backend/vbd) or load it again. dom0's init
+# loads it again after every scenario.
+tb_kernel_blkback() {
+    if [ "$1" = off ]; then
+        if grep -q '^xen_blkback ' /proc/modules; then
+            rmmod xen_blkback || tb_fail "cannot unload xen-blkback"
+        fi
+    elif ! grep -q '^xen_blkback ' /proc/modules; then
+        insmod /lib/modules/xen-blkback.ko || tb_fail "cannot load xen-blkback"
+    fi
+}
+
+# tb_loop FILE MIB: a FILE of MIB MiB on a loop device, printed (drvdom's
+# blkback wants O_DIRECT, which tmpfs refuses and a loop device takes).
+tb_loop() {
+    truncate -s "$2M" "$1"
+    tb_dev=$(losetup -f) && losetup "$tb_dev" "$1" || tb_fail "no loop device for $1"
+    echo "$tb_dev"
+}
+
+# tb_check_blkfs NAME FILE: what guest NAME's blkfs workload wrote is in
+# the disk FILE, and its file system checked out.
+tb_check_blkfs() {
+    tb_want=$(tb_result "$1" written)
+    tb_off=$(tb_result "$1" offset_mib)
+    [ -n "$tb_want" ] && [ -n "$tb_off" ] || tb_fail "the guest reported no checksum"
+    [ "$tb_want" = "$(tb_result "$1" readback)" ] ||
+        tb_fail "data read back differ from data written"
+    tb_disk=$(dd if="$2" bs=1M skip="$tb_off" count=16 2>/dev/null | sha256sum | cut -d' ' -f1)
+    [ "$tb_want" = "$tb_disk" ] || tb_fail "the disk file does not hold the data written"
+    [ "$(tb_result "$1" fs)" = ok ] || tb_fail "the file system check failed"
+    tb_log "data written = read back = on disk ($tb_want); file system ok"
+}
