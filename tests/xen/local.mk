@@ -23,6 +23,8 @@ XEN_TESTBED_FILES = \
 	tests/xen/scenarios/00-linux-blkback.sh \
 	tests/xen/scenarios/00-qemu-qdisk.sh \
 	tests/xen/scenarios/01-drvdom-blkback-dom0.sh \
+	tests/xen/scenarios/04-blkback-worker-killed.sh \
+	tests/xen/scenarios/05-guest-destroyed.sh \
 	tests/xen/scenarios/10-testif-dom0.sh \
 	tests/xen/scenarios/11-testif-restart.sh \
 	tests/xen/bench/blk-side-by-side.sh

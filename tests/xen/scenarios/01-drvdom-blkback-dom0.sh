@@ -21,6 +21,7 @@ grep -q "vbd/$domid/51712: InitWait -> Connected" /var/log/xen/drvdomd.log ||
     tb_fail "drvdomd did not serve the vbd: $(tail -5 /var/log/xen/drvdomd.log)"
 tb_check_blkfs blkfs /tmp/disk.img
 tb_gone "$domid"
+tb_libxl_errors blkfs
 tb_drvdomd_stop
 losetup -d "$loop"
 rm -f /tmp/disk.img
