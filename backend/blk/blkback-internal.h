@@ -329,6 +329,8 @@ struct blkback_pending {
     uint16_t nr_mapped;       /* segments whose kinds[] is set */
     uint32_t range;           /* batch range of its pages, or NONE */
     uint32_t range_first;     /* index of its first page in that range */
+    bool complete;            /* finished: its response may be put */
+    int16_t status;           /* BLKIF_RSP_* of that response */
 };
 
 /* Grants of several requests mapped by one plat_gnttab_map call. */
@@ -368,9 +370,7 @@ struct blkback_queue {
     uint32_t max_segs;                 /* segments a request may have */
     uint32_t inflight;                 /* requests in the engine */
     blkif_request_t *reqs;             /* copies taken in one pass */
-    struct blkback_pending *pend;      /* nr_ents request contexts */
-    uint32_t *pend_free;               /* stack of free contexts */
-    uint32_t nr_pend_free;             /* entries on it */
+    struct blkback_pending *pend;      /* context of ring position i: i % n */
     struct blkback_seg *segs;          /* nr_ents * max_segs segments */
     void **pages;                      /* nr_ents * max_segs mapped pages */
     uint8_t *kinds;                    /* nr_ents * max_segs mapping kinds */

@@ -16,11 +16,13 @@
  *            retried request by request so that only the bad request
  *            fails;
  *   queue    hand every request to the engine (io.c), one submit per pass;
- *   reap     unmap (or release to the cache) what completed, respond;
+ *   reap     unmap (or release to the cache) what completed;
+ *   answer   put the responses in ring order (see blkback_queue_answer);
  *   push     publish the responses and notify once.
  * Everything is allocated by blkback_queue_open(), sized by the ring: the
- * ring never holds more requests than it has response slots, so nr_ents
- * contexts are enough and the per-request path never allocates.
+ * ring never holds more requests than it has response slots, so the
+ * request at ring position i has context i mod nr_ents, and the
+ * per-request path never allocates.
  */
 #include "config.h"
 
@@ -56,15 +58,18 @@ static void blkback_queue_pg_unmap(void *opaque, const grant_ref_t *grefs,
 
 /* ------------------------------------------------------------ responses */
 
-static void blkback_queue_respond(struct blkback_queue *q, uint64_t id,
-                                  uint8_t op, int16_t status)
+/* The request at ring position p's response slot is decided. */
+static void blkback_queue_complete(struct blkback_pending *p, int16_t status)
 {
-    blkif_response_t rsp;
+    p->status = status;
+    p->complete = true;
+}
+
+/* Say "first-response" once, for an adopted ring (drvdomd's figure). */
+static void blkback_queue_first(struct blkback_queue *q)
+{
     char line[64];
 
-    blkback_ring_response(&rsp, id, op, status);
-    if (ringbuf_back_put(&q->rb, &rsp) < 0)
-        return; /* broken ring: nobody to answer */
     if (!q->dev->report_first || atomic_flag_test_and_set(&q->dev->first_done))
         return;
     snprintf(line, sizeof(line), "first-response %llu\n",
@@ -73,15 +78,42 @@ static void blkback_queue_respond(struct blkback_queue *q, uint64_t id,
         return; /* drvdomd restarted: nobody to tell */
 }
 
+/*
+ * Put the responses of the completed requests in ring order, stopping at
+ * the first one still in flight: the response slot of request i is then
+ * only ever overwritten by response i, so a worker restarted on this ring
+ * (ringbuf_back_attach at rsp_prod) finds every unanswered request intact
+ * in its slot, and nothing it answers twice was answered before.
+ */
+static void blkback_queue_answer(struct blkback_queue *q)
+{
+    struct blkback_pending *p;
+    blkif_response_t rsp;
+    bool any = false;
+
+    while (q->rb.rsp_prod_pvt != q->rb.req_cons) {
+        p = &q->pend[q->rb.rsp_prod_pvt & (q->nr_ents - 1)];
+        if (!p->complete)
+            break;
+        p->complete = false;
+        blkback_ring_response(&rsp, p->req.id, p->req.rsp_op, p->status);
+        if (ringbuf_back_put(&q->rb, &rsp) < 0)
+            return; /* broken ring: nobody to answer */
+        any = true;
+    }
+    if (any)
+        blkback_queue_first(q);
+}
+
 static void blkback_queue_refuse(struct blkback_queue *q,
-                                 const struct blkback_req *req, int16_t status,
+                                 struct blkback_pending *p, int16_t status,
                                  const char *why)
 {
     if (q->st.bad++ < BLKBACK_LOG_BAD)
         fprintf(stderr, "%s: request id %llu op %u refused: %s%s\n", q->name,
-                (unsigned long long)req->id, req->rsp_op, why,
+                (unsigned long long)p->req.id, p->req.rsp_op, why,
                 q->st.bad == BLKBACK_LOG_BAD ? " (no more logged)" : "");
-    blkback_queue_respond(q, req->id, req->rsp_op, status);
+    blkback_queue_complete(p, status);
 }
 
 /* ---------------------------------------------------------- grant ranges */
@@ -317,16 +349,10 @@ static int blkback_queue_indirect(struct blkback_queue *q,
 
 /* ------------------------------------------------------------- dispatch */
 
-static void blkback_queue_free(struct blkback_queue *q, uint32_t idx)
-{
-    q->pend_free[q->nr_pend_free++] = idx;
-}
-
 /* Validate one private copy; map it or put it in a batch range. */
 static void blkback_queue_dispatch(struct blkback_queue *q,
-                                   const blkif_request_t *copy)
+                                   const blkif_request_t *copy, uint32_t idx)
 {
-    uint32_t idx = q->pend_free[--q->nr_pend_free];
     struct blkback_pending *p = &q->pend[idx];
     enum blkback_bad bad;
 
@@ -335,22 +361,19 @@ static void blkback_queue_dispatch(struct blkback_queue *q,
     p->nr_mapped = 0;
     if (bad == BLKBACK_OK && p->req.indirect &&
         blkback_queue_indirect(q, p, &bad) < 0) {
-        blkback_queue_refuse(q, &p->req, BLKIF_RSP_ERROR,
+        blkback_queue_refuse(q, p, BLKIF_RSP_ERROR,
                              "indirect page grant unusable");
-        blkback_queue_free(q, idx);
         return;
     }
     if (bad != BLKBACK_OK) {
-        blkback_queue_refuse(q, &p->req, blkback_bad_status(bad),
+        blkback_queue_refuse(q, p, blkback_bad_status(bad),
                              blkback_bad_str(bad));
-        blkback_queue_free(q, idx);
         return;
     }
     if (p->req.op == BLKIF_OP_DISCARD)
         p->req.nr_segs = 0;
     if (blkback_queue_map_segs(q, p) < 0) {
-        blkback_queue_refuse(q, &p->req, BLKIF_RSP_ERROR, "grant unusable");
-        blkback_queue_free(q, idx);
+        blkback_queue_refuse(q, p, BLKIF_RSP_ERROR, "grant unusable");
         return;
     }
     q->pass[q->npass++] = idx;
@@ -397,10 +420,9 @@ static void blkback_queue_start_pass(struct blkback_queue *q)
             continue;
         }
         blkback_queue_unmap(q, p);
-        blkback_queue_refuse(q, &p->req, BLKIF_RSP_ERROR,
+        blkback_queue_refuse(q, p, BLKIF_RSP_ERROR,
                              err == -EFAULT ? "grant unusable"
                                             : "storage engine refused it");
-        blkback_queue_free(q, idx);
     }
     q->npass = 0;
 }
@@ -419,9 +441,7 @@ static int blkback_queue_reap(struct blkback_queue *q, bool wait)
             fprintf(stderr, "%s: request id %llu op %u: %s\n", q->name,
                     (unsigned long long)p->req.id, p->req.rsp_op,
                     strerror(-q->done[i].err));
-        blkback_queue_respond(q, p->req.id, p->req.rsp_op,
-                              blkback_errno_status(q->done[i].err));
-        blkback_queue_free(q, (uint32_t)q->done[i].tag);
+        blkback_queue_complete(p, blkback_errno_status(q->done[i].err));
         q->inflight--;
     }
     return n;
@@ -442,14 +462,17 @@ static void blkback_queue_push(struct blkback_queue *q)
  */
 int blkback_queue_pass(struct blkback_queue *q, bool wait)
 {
+    uint32_t first = q->rb.req_cons;
     int n, i, done, err;
 
     q->now_ms = blkback_queue_clock_ns() / 1000000u;
     n = ringbuf_back_take(&q->rb, q->reqs, q->nr_ents);
     if (n < 0)
         return n;
+    /* Never more in flight than the ring has slots: position = context. */
     for (i = 0; i < n; i++)
-        blkback_queue_dispatch(q, &q->reqs[i]);
+        blkback_queue_dispatch(q, &q->reqs[i],
+                               (first + (uint32_t)i) & (q->nr_ents - 1));
     if (n > 0) {
         q->st.requests += (unsigned)n;
         q->st.passes++;
@@ -463,6 +486,7 @@ int blkback_queue_pass(struct blkback_queue *q, bool wait)
         return done;
     if (q->dev->persistent)
         blkback_pgrant_purge(&q->pg, q->now_ms, BLKBACK_PGRANT_IDLE_MS);
+    blkback_queue_answer(q);
     blkback_queue_push(q);
     return n + done;
 }
@@ -472,6 +496,7 @@ void blkback_queue_drain(struct blkback_queue *q)
 {
     while (q->inflight > 0 && blkback_queue_reap(q, true) >= 0)
         ;
+    blkback_queue_answer(q);
     blkback_queue_push(q);
 }
 
@@ -539,7 +564,6 @@ static int blkback_queue_alloc(struct blkback_queue *q)
 
     q->reqs = calloc(q->nr_ents, sizeof(*q->reqs));
     q->pend = calloc(q->nr_ents, sizeof(*q->pend));
-    q->pend_free = calloc(q->nr_ents, sizeof(*q->pend_free));
     q->segs = calloc(nsegs, sizeof(*q->segs));
     q->pages = calloc(nsegs, sizeof(*q->pages));
     q->kinds = calloc(nsegs, sizeof(*q->kinds));
@@ -551,17 +575,15 @@ static int blkback_queue_alloc(struct blkback_queue *q)
     q->iov = calloc(q->max_segs, sizeof(*q->iov));
     q->ind = calloc(BLKBACK_MAX_SEGS, sizeof(*q->ind));
     q->done = calloc(q->nr_ents, sizeof(*q->done));
-    if (!q->reqs || !q->pend || !q->pend_free || !q->segs || !q->pages ||
-        !q->kinds || !q->ranges || !q->range_free || !q->batch[0] ||
-        !q->batch[1] || !q->pass || !q->iov || !q->ind || !q->done)
+    if (!q->reqs || !q->pend || !q->segs || !q->pages || !q->kinds ||
+        !q->ranges || !q->range_free || !q->batch[0] || !q->batch[1] ||
+        !q->pass || !q->iov || !q->ind || !q->done)
         return -ENOMEM;
     for (i = 0; i < q->nr_ents; i++) {
         q->pend[i].segs = &q->segs[(size_t)i * q->max_segs];
         q->pend[i].pages = &q->pages[(size_t)i * q->max_segs];
         q->pend[i].kinds = &q->kinds[(size_t)i * q->max_segs];
-        q->pend_free[i] = q->nr_ents - 1 - i;
     }
-    q->nr_pend_free = q->nr_ents;
     for (i = 0; i < nr_ranges; i++)
         q->range_free[i] = nr_ranges - 1 - i;
     q->nr_range_free = nr_ranges;
@@ -664,11 +686,11 @@ int blkback_queue_open(struct blkback_queue *q, struct blkback_dev *dev,
 static void blkback_queue_free_arrays(struct blkback_queue *q)
 {
     void **arrays[] = {
-        (void **)&q->reqs,     (void **)&q->pend,       (void **)&q->pend_free,
-        (void **)&q->segs,     (void **)&q->pages,      (void **)&q->kinds,
-        (void **)&q->ranges,   (void **)&q->range_free, (void **)&q->batch[0],
-        (void **)&q->batch[1], (void **)&q->pass,       (void **)&q->iov,
-        (void **)&q->ind,      (void **)&q->done,
+        (void **)&q->reqs,       (void **)&q->pend,     (void **)&q->segs,
+        (void **)&q->pages,      (void **)&q->kinds,    (void **)&q->ranges,
+        (void **)&q->range_free, (void **)&q->batch[0], (void **)&q->batch[1],
+        (void **)&q->pass,       (void **)&q->iov,      (void **)&q->ind,
+        (void **)&q->done,
     };
     size_t i;
 

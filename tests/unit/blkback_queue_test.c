@@ -417,15 +417,10 @@ static void test_bad_grants(void)
     for (i = 0; i < 4; i++)
         fx_put(0, &r[i]);
     CU_ASSERT_EQUAL(fx_run(0, rsp, 4), 4);
-    for (i = 0; i < 4; i++) {
-        int16_t want = i == 0 || i == 2 ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR;
-        unsigned k;
-
-        for (k = 0; k < 4 && rsp[k].id != i; k++)
-            ;
-        CU_ASSERT_FATAL(k < 4);
-        CU_ASSERT(rsp_is(&rsp[k], i, r[i].operation, want));
-    }
+    /* In ring order, refused ones included (restart needs it). */
+    for (i = 0; i < 4; i++)
+        CU_ASSERT(rsp_is(&rsp[i], i, r[i].operation,
+                         i == 0 || i == 2 ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR));
     CU_ASSERT(disk_equals(0, DATA, 2) && disk_equals(32 * 512, DATA + 4, 2));
     CU_ASSERT_EQUAL(fx.q[0].st.bad, 2);
     fx_close();
