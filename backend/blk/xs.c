@@ -196,6 +196,20 @@ static int blkback_xs_protocol(struct xs_handle *xs, const char *dir, char *msg,
     return ret;
 }
 
+/* dir/ring-page-order: absent is 0, above what we offer is refused. */
+static int blkback_xs_order(struct xs_handle *xs, const char *dir,
+                            unsigned long *order, char *msg, size_t len)
+{
+    int ret = xsg_read_feature(xs, XBT_NULL, dir, "ring-page-order",
+                               RINGBUF_MAX_ORDER, order);
+
+    if (ret < 0)
+        return blkback_xs_err(msg, len, ret,
+                              "%s/ring-page-order: above the %u offered", dir,
+                              RINGBUF_MAX_ORDER);
+    return 0;
+}
+
 /*
  * One queue's ring refs and port. Linux blkfront writes ring-page-order in
  * the frontend directory and the refs in queue-N/; an order in queue-N/
@@ -210,12 +224,9 @@ static int blkback_xs_queue(struct xs_handle *xs, const char *qdir,
     unsigned i;
     int ret;
 
-    ret = xsg_read_feature(xs, XBT_NULL, qdir, "ring-page-order",
-                           RINGBUF_MAX_ORDER, &v);
+    ret = blkback_xs_order(xs, qdir, &v, msg, len);
     if (ret < 0)
-        return blkback_xs_err(msg, len, ret,
-                              "%s/ring-page-order: above the %u offered", qdir,
-                              RINGBUF_MAX_ORDER);
+        return ret;
     q->order = (unsigned)(v ? v : order);
     for (i = 0; i < 1u << q->order; i++) {
         if (q->order == 0)
@@ -264,12 +275,9 @@ int blkback_xs_read_frontend(struct xs_handle *xs, const char *dir,
         return blkback_xs_err(msg, len, ret, "%s/feature-persistent: not 0/1",
                               dir);
     cfg->persistent = v != 0;
-    ret = xsg_read_feature(xs, XBT_NULL, dir, "ring-page-order",
-                           RINGBUF_MAX_ORDER, &order);
+    ret = blkback_xs_order(xs, dir, &order, msg, len);
     if (ret < 0)
-        return blkback_xs_err(msg, len, ret,
-                              "%s/ring-page-order: above the %u offered", dir,
-                              RINGBUF_MAX_ORDER);
+        return ret;
     for (q = 0; q < cfg->nr_queues; q++) {
         ret = xsg_queue_dir(qdir, sizeof(qdir), dir, q, cfg->nr_queues);
         if (ret == 0)
