@@ -294,7 +294,12 @@ static int blkfront_complete(struct blkfront *bf, struct blkfront_queue *q,
     }
     if (rsp->operation != s->op &&
         !(s->op == BLKIF_OP_INDIRECT && rsp->operation == s->ind_op)) {
-        blkfront_fail(bf, "response operation differs", rsp->id);
+        char why[64];
+
+        snprintf(why, sizeof(why), "response operation %u, request's %u",
+                 rsp->operation,
+                 s->op == BLKIF_OP_INDIRECT ? s->ind_op : s->op);
+        blkfront_fail(bf, why, rsp->id);
         return -EPROTO;
     }
     if (rsp->status == BLKIF_RSP_OKAY)
