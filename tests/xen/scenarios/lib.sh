@@ -54,7 +54,8 @@ tb_ramdisk() {
 }
 
 # tb_guest NAME RAMDISK DISK...: start PV guest NAME with the guest kernel,
-# RAMDISK and the xl disk specifications DISK...
+# RAMDISK and the xl disk specifications DISK... TB_MEM (MB, default 160)
+# and TB_XL (more xl.cfg lines, e.g. driver_domain=1) change the config.
 tb_guest() {
     tb_name=$1 tb_rd=$2
     shift 2
@@ -68,10 +69,11 @@ type="pv"
 kernel="$TB_IMAGES/vmlinux"
 ramdisk="$tb_rd"
 extra="console=hvc0 quiet"
-memory=160
+memory=${TB_MEM:-160}
 vcpus=1
 disk=[ $tb_disks ]
 on_crash="destroy"
+${TB_XL:-}
 EOC
     tb_log "starting guest $tb_name: $*"
     xl create "/tmp/$tb_name.cfg" || tb_fail "xl create $tb_name failed"
