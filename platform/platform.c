@@ -82,10 +82,12 @@ static const struct plat_ops *plat_kind_ops(enum plat_kind kind)
 int plat_select(enum plat_kind kind)
 {
     const struct plat_ops *ops;
+    bool explicit;
     int ret = 0;
 
     if (kind != PLAT_AUTO && kind != PLAT_XEN && kind != PLAT_SIM)
         return -EINVAL;
+    explicit = kind != PLAT_AUTO;
     if (kind == PLAT_AUTO)
         kind = plat_detect();
     ops = plat_kind_ops(kind);
@@ -95,6 +97,10 @@ int plat_select(enum plat_kind kind)
     else if (plat_ops_cur != ops)
         ret = -EBUSY;
     pthread_mutex_unlock(&plat_lock);
+    /* An explicit choice (--platform) holds for the programs this one runs
+     * too (drvdomd's workers), through plat_detect()'s DRVDOM_PLATFORM. */
+    if (!ret && explicit && setenv("DRVDOM_PLATFORM", plat_kind_name(kind), 1))
+        ret = -errno;
     return ret;
 }
 

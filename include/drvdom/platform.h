@@ -33,8 +33,10 @@ int plat_kind_parse(const char *name, enum plat_kind *kind);
  * Selects the platform for this process. PLAT_AUTO picks sim when
  * DRVDOM_SIM_FD is set (a sim domain), else DRVDOM_PLATFORM if set, else xen
  * when /proc/xen/capabilities or /dev/xen/privcmd exists, else sim.
- * -EBUSY if a different platform was already selected. Calls below select
- * PLAT_AUTO implicitly when nothing was selected.
+ * -EBUSY if a different platform was already selected. An explicit choice
+ * is exported as DRVDOM_PLATFORM, so the programs this process runs make the
+ * same one. Calls below select PLAT_AUTO implicitly when nothing was
+ * selected.
  */
 int plat_select(enum plat_kind kind);
 

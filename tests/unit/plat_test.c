@@ -212,6 +212,12 @@ static void test_select(void)
     plat_set_ops(NULL);
     CU_ASSERT_EQUAL(plat_select_name("sim"), 0);
     CU_ASSERT_EQUAL(plat_current(), PLAT_SIM);
+    /* An explicit choice is inherited by the programs we run. */
+    CU_ASSERT_STRING_EQUAL(getenv("DRVDOM_PLATFORM"), "sim");
+    unsetenv("DRVDOM_PLATFORM");
+    plat_set_ops(NULL);
+    CU_ASSERT_EQUAL(plat_select(PLAT_AUTO), 0);
+    CU_ASSERT_PTR_NULL(getenv("DRVDOM_PLATFORM"));
 }
 
 static void test_dispatch(void)
