@@ -4,7 +4,19 @@
  *
  * Invariants (ours, not the peer's): rsp_pushed <= rsp_prod_pvt <= req_cons
  * and req_cons - rsp_prod_pvt <= nr_ents, all modulo 2^32. The peer's
- * req_prod is checked against them on every read.
+ * req_prod is checked against them on every read. With a journal, also
+ * req_cons <= jnl_cons <= req_prod and jnl_cons - rsp_pushed <= nr_ents.
+ *
+ * The journal's crash consistency: a back end can be killed at any
+ * instruction. A take first copies ring slots [jnl_cons, end) into the
+ * journal, then (write barrier) advances the journal's req_cons to end, then
+ * hands out copies from the journal. Killed before the advance, the journal
+ * still says jnl_cons: those requests are taken from the ring again, whose
+ * slots no response can have touched (a response is only put for a request
+ * already taken). Killed after it, the copies are complete. A journal entry
+ * is overwritten only by the request nr_ents later, which is taken only once
+ * rsp_prod (published) has passed the entry's request: so every entry in
+ * [rsp_prod, req_cons) of the journal is intact at any instant.
  */
 #include "config.h"
 
@@ -31,6 +43,8 @@ static int back_setup(struct ringbuf_back *r, void *sring, unsigned int order,
     r->req_size = (uint32_t)req_size;
     r->rsp_size = (uint32_t)rsp_size;
     r->broken = false;
+    r->jnl = NULL;
+    r->jnl_cons = start;
     return 0;
 }
 
@@ -77,17 +91,106 @@ static int back_pending(struct ringbuf_back *r)
     xen_rmb();
     total = prod - r->rsp_prod_pvt;
     in_flight = r->req_cons - r->rsp_prod_pvt;
-    if (total > r->nr_ents || total < in_flight) {
+    /* With a journal, requests up to jnl_cons were published before. */
+    if (total > r->nr_ents || total < in_flight ||
+        (r->jnl && total < r->jnl_cons - r->rsp_prod_pvt)) {
         r->broken = true;
         return -EPROTO;
     }
     return (int)(total - in_flight);
 }
 
+/* The journal's header and its entry for index idx. */
+static struct ringbuf_journal *back_jhdr(const struct ringbuf_back *r)
+{
+    return r->jnl;
+}
+
+static uint8_t *back_jents(const struct ringbuf_back *r)
+{
+    return (uint8_t *)r->jnl + sizeof(struct ringbuf_journal);
+}
+
+size_t ringbuf_journal_size(unsigned int order, size_t req_size,
+                            size_t rsp_size)
+{
+    uint32_t nr_ents, ent_size;
+
+    if (ringbuf_geometry(order, req_size, rsp_size, &nr_ents, &ent_size) < 0)
+        return 0;
+    return sizeof(struct ringbuf_journal) + (size_t)nr_ents * req_size;
+}
+
+/* An empty journal starting at the ring's req_cons. */
+static void back_journal_reset(struct ringbuf_back *r)
+{
+    struct ringbuf_journal *j = back_jhdr(r);
+
+    /* magic is cleared first and set last (write barriers between): a
+     * back end killed half-way leaves a journal its successor ignores. */
+    ringbuf_write_idx(&j->magic, 0);
+    xen_wmb();
+    j->nr_ents = r->nr_ents;
+    j->req_size = r->req_size;
+    ringbuf_write_idx(&j->req_cons, r->req_cons);
+    xen_wmb();
+    ringbuf_write_idx(&j->magic, RINGBUF_JOURNAL_MAGIC);
+    r->jnl_cons = r->req_cons;
+}
+
+int ringbuf_back_journal(struct ringbuf_back *r, void *journal, bool adopt)
+{
+    struct ringbuf_generic_sring *s = r->sring;
+    struct ringbuf_journal *j = journal;
+    RING_IDX cons, prod;
+
+    if (r->broken)
+        return -EPROTO;
+    r->jnl = journal;
+    cons = ringbuf_read_idx(&j->req_cons);
+    prod = ringbuf_read_idx(&s->req_prod);
+    /* Valid for this ring: same geometry, and an index between our
+     * published responses and the requests the peer published. */
+    if (!adopt || ringbuf_read_idx(&j->magic) != RINGBUF_JOURNAL_MAGIC ||
+        j->nr_ents != r->nr_ents || j->req_size != r->req_size ||
+        cons - r->req_cons > prod - r->req_cons) {
+        back_journal_reset(r);
+        return 0;
+    }
+    r->jnl_cons = cons;
+    return (int)(cons - r->req_cons);
+}
+
+/*
+ * Take n requests through the journal: ring slots not yet journalled are
+ * copied in, the journal's req_cons advances, then the n copies go out of
+ * the journal to reqs (see the file comment for why in this order).
+ */
+static void back_take_journal(struct ringbuf_back *r, uint8_t *reqs,
+                              unsigned int n)
+{
+    struct ringbuf_journal *j = back_jhdr(r);
+    RING_IDX end = r->req_cons + n, i;
+
+    for (i = r->jnl_cons; end - i - 1 < n; i++)
+        memcpy(ringbuf_slot(back_jents(r), r->nr_ents, r->req_size, i),
+               ringbuf_slot(r->ents, r->nr_ents, r->ent_size, i), r->req_size);
+    if (r->jnl_cons - r->req_cons < n) {
+        /* Write barrier: the copies are in the journal before its req_cons
+         * says so (orders the stores for whoever reads the journal after
+         * us; within this thread it is also a compiler barrier). */
+        xen_wmb();
+        ringbuf_write_idx(&j->req_cons, end);
+        r->jnl_cons = end;
+    }
+    ringbuf_copy_out(reqs, back_jents(r), r->nr_ents, r->req_size, r->req_cons,
+                     n, r->req_size);
+}
+
 int ringbuf_back_take(struct ringbuf_back *r, void *reqs, unsigned int max)
 {
+    unsigned int n, room;
     int avail;
-    unsigned int n;
 
     if (r->broken)
         return -EPROTO;
@@ -95,8 +198,18 @@ int ringbuf_back_take(struct ringbuf_back *r, void *reqs, unsigned int max)
     if (avail <= 0)
         return avail;
     n = (unsigned int)avail < max ? (unsigned int)avail : max;
-    ringbuf_copy_out(reqs, r->ents, r->nr_ents, r->ent_size, r->req_cons, n,
-                     r->req_size);
+    if (r->jnl) {
+        /* A journal entry is reused only once its request's response is
+         * published (not merely put). */
+        room = r->nr_ents - (r->req_cons - r->rsp_pushed);
+        n = n < room ? n : room;
+        if (n == 0)
+            return 0;
+        back_take_journal(r, reqs, n);
+    } else {
+        ringbuf_copy_out(reqs, r->ents, r->nr_ents, r->ent_size, r->req_cons, n,
+                         r->req_size);
+    }
     r->req_cons += n;
     return (int)n;
 }

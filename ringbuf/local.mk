@@ -12,9 +12,15 @@ ringbuf_libringbuf_a_CPPFLAGS = $(AM_CPPFLAGS) $(XENCTRL_CFLAGS)
 noinst_HEADERS += include/drvdom/ringbuf.h
 
 # Unit tests: a front and a back ring over the same pages, one side driven by
-# ring.h's own macros; and two processes over one shared memfd.
-check_PROGRAMS += tests/unit/ringbuf_test tests/unit/ringbuf_proc_test
-TESTS += tests/unit/ringbuf_test tests/unit/ringbuf_proc_test
+# ring.h's own macros; two processes over one shared memfd; back ends
+# killed at every step, their successors finishing from the journal.
+check_PROGRAMS += tests/unit/ringbuf_test tests/unit/ringbuf_proc_test \
+	tests/unit/ringbuf_journal_test
+TESTS += tests/unit/ringbuf_test tests/unit/ringbuf_proc_test \
+	tests/unit/ringbuf_journal_test
+tests_unit_ringbuf_journal_test_SOURCES = tests/unit/ringbuf_journal_test.c
+tests_unit_ringbuf_journal_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENCTRL_CFLAGS) $(CUNIT_CFLAGS)
+tests_unit_ringbuf_journal_test_LDADD = ringbuf/libringbuf.a $(CUTEST_LIBS)
 tests_unit_ringbuf_test_SOURCES = tests/unit/ringbuf_test.c
 tests_unit_ringbuf_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENCTRL_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_ringbuf_test_LDADD = ringbuf/libringbuf.a $(CUTEST_LIBS)

@@ -66,7 +66,31 @@ struct ringbuf_back {
     uint32_t req_size;     /* bytes of one request */
     uint32_t rsp_size;     /* bytes of one response */
     bool broken;           /* peer broke the protocol: ring unusable */
+    void *jnl;             /* journal (ringbuf_back_journal) or NULL */
+    uint32_t jnl_cons;     /* requests before this are in the journal */
 };
+
+/*
+ * A back end's request journal: memory that outlives the back end process
+ * (a file on tmpfs, a memfd), private to the back end (never shared with the
+ * peer). It holds the copies of the requests taken but not yet answered by
+ * a published response, in ring order, so that a restarted back end finds
+ * them even after responses overwrote their ring slots (blkif and netif let
+ * a response reuse the slot of a request still in flight, and a response is
+ * written into its slot before rsp_prod publishes it). Layout: this header,
+ * then nr_ents request copies of req_size bytes, the copy of request i at
+ * i mod nr_ents.
+ */
+struct ringbuf_journal {
+    uint32_t magic;    /* RINGBUF_JOURNAL_MAGIC once the rest is valid */
+    uint32_t nr_ents;  /* RING_SIZE of the journalled ring */
+    uint32_t req_size; /* bytes of one request copy */
+    uint32_t req_cons; /* copies of every request before this are written */
+    uint8_t pad[48];   /* the copies start 64 bytes in */
+};
+
+/* "RBJ1": a journal header that has been initialised. */
+#define RINGBUF_JOURNAL_MAGIC 0x314a4252u
 
 /* Front end (produces requests, consumes responses): the mirror image. */
 struct ringbuf_front {
@@ -118,6 +142,31 @@ int ringbuf_back_init(struct ringbuf_back *r, void *sring, unsigned int order,
  */
 int ringbuf_back_attach(struct ringbuf_back *r, void *sring, unsigned int order,
                         size_t req_size, size_t rsp_size);
+
+/*
+ * Bytes of a journal for a ring of this order and entry sizes, or 0 for a
+ * bad geometry.
+ */
+size_t ringbuf_journal_size(unsigned int order, size_t req_size,
+                            size_t rsp_size);
+
+/*
+ * Give a back end set up by ringbuf_back_init/attach a journal of at least
+ * ringbuf_journal_size() bytes (zeroed memory, or a previous back end's
+ * journal of this ring). From then on ringbuf_back_take() writes every
+ * request into the journal before it hands the copy out and advances the
+ * journal's req_cons only after the copies are written, and never takes a
+ * request whose journal entry still holds an unpublished one.
+ *
+ * With adopt (after ringbuf_back_attach) a valid journal of the same
+ * geometry supplies requests [rsp_prod, journal req_cons): the next takes
+ * return them from the journal, not from their (possibly overwritten) ring
+ * slots. Without adopt, or when the journal is not valid for this ring (new,
+ * another geometry, an index the ring does not hold), it is reset and the
+ * ring supplies everything. Returns the number of requests the journal
+ * supplies (0 without adopt) or -EPROTO for a broken ring.
+ */
+int ringbuf_back_journal(struct ringbuf_back *r, void *journal, bool adopt);
 
 /*
  * Copy up to max pending requests (req_size bytes each, contiguous) into reqs
