@@ -33,6 +33,9 @@
 /* Most segments of a request (1 MiB): one indirect page. */
 #define BLKFRONT_MAX_SEGS (BLKFRONT_MAX_IO / BLKFRONT_PAGE_SIZE)
 
+/* First spin window when the adaptive poll grows from nothing: 2 us. */
+#define BLKFRONT_POLL_START_NS 2000u
+
 /* Where a slot is in its life. */
 enum blkfront_slot_state {
     BLKFRONT_SLOT_FREE = 0, /* on the id table's free list */
@@ -76,10 +79,12 @@ struct blkfront_queue {
 struct blkfront {
     struct blkfront_info info; /* agreed geometry and features */
     struct blkfront_queue q[BLKFRONT_MAX_QUEUES]; /* info.queues used */
-    int failed;         /* 0, or -EPROTO once the backend broke */
-    unsigned int devid; /* virtual device: the requests' handle */
-    bool ignore_ro;     /* opts.ignore_readonly */
-    int timeout_ms;     /* for xenbus steps and sync helpers */
+    int failed;           /* 0, or -EPROTO once the backend broke */
+    unsigned int devid;   /* virtual device: the requests' handle */
+    bool ignore_ro;       /* opts.ignore_readonly */
+    int timeout_ms;       /* for xenbus steps and sync helpers */
+    uint64_t poll_max_ns; /* adaptive poll bound, 0: never spin */
+    uint64_t poll_ns;     /* current spin window, <= poll_max_ns */
     /* platform seam: xs.c sets these, the unit tests their own */
     void (*notify)(struct blkfront *bf, struct blkfront_queue *q);
     void (*drain)(struct blkfront *bf); /* consume pending events */

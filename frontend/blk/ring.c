@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "frontend/blk/blkfront-internal.h"
 
@@ -314,9 +315,14 @@ static int blkfront_complete(struct blkfront *bf, struct blkfront_queue *q,
     return 0;
 }
 
-/* Collects up to max completions of one queue; count or -EPROTO. */
+/*
+ * Collects up to max completions of one queue; count or -EPROTO. With arm,
+ * an empty ring re-arms rsp_event so that the next response notifies us;
+ * without (while polling), the backend is not asked to notify.
+ */
 static int blkfront_reap_queue(struct blkfront *bf, struct blkfront_queue *q,
-                               struct blkfront_req **done, unsigned int max)
+                               struct blkfront_req **done, unsigned int max,
+                               bool arm)
 {
     blkif_response_t rsp[BLKFRONT_TAKE_BATCH];
     unsigned int got = 0, want;
@@ -333,6 +339,8 @@ static int blkfront_reap_queue(struct blkfront *bf, struct blkfront_queue *q,
         want =
             max - got < BLKFRONT_TAKE_BATCH ? max - got : BLKFRONT_TAKE_BATCH;
         n = ringbuf_front_take(&q->rf, rsp, want);
+        if (n == 0 && !arm)
+            break;
         if (n == 0) {
             /* Re-arm rsp_event; > 0: more arrived meanwhile, take them. */
             n = ringbuf_front_final_check(&q->rf);
@@ -352,19 +360,15 @@ static int blkfront_reap_queue(struct blkfront *bf, struct blkfront_queue *q,
     return (int)got;
 }
 
-int blkfront_reap(struct blkfront *bf, struct blkfront_req **done,
-                  unsigned int max)
+/* Collects from every queue (see blkfront_reap_queue); count or -EPROTO. */
+static int blkfront_collect(struct blkfront *bf, struct blkfront_req **done,
+                            unsigned int max, bool arm)
 {
     unsigned int i, got = 0;
     int n;
 
-    if (bf->failed)
-        return bf->failed;
-    blkfront_kick(bf);
-    if (bf->drain)
-        bf->drain(bf);
     for (i = 0; i < bf->info.queues && got < max; i++) {
-        n = blkfront_reap_queue(bf, &bf->q[i], done + got, max - got);
+        n = blkfront_reap_queue(bf, &bf->q[i], done + got, max - got, arm);
         if (n < 0)
             return n;
         got += (unsigned int)n;
@@ -372,17 +376,90 @@ int blkfront_reap(struct blkfront *bf, struct blkfront_req **done,
     return (int)got;
 }
 
+int blkfront_reap(struct blkfront *bf, struct blkfront_req **done,
+                  unsigned int max)
+{
+    if (bf->failed)
+        return bf->failed;
+    blkfront_kick(bf);
+    if (bf->drain)
+        bf->drain(bf);
+    return blkfront_collect(bf, done, max, true);
+}
+
+static uint64_t blkfront_now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The adaptive poll: while requests are outstanding, spin on the response
+ * rings for up to poll_ns before sleeping (no system call, no notification
+ * asked of the backend). Count or -EPROTO; 0 when nothing came.
+ */
+static int blkfront_spin(struct blkfront *bf, struct blkfront_req **done,
+                         unsigned int max)
+{
+    uint64_t end;
+    int n;
+
+    n = blkfront_collect(bf, done, max, false);
+    if (n != 0 || !bf->poll_ns || !blkfront_inflight(bf))
+        return n;
+    end = blkfront_now_ns() + bf->poll_ns;
+    do {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        n = blkfront_collect(bf, done, max, false);
+    } while (n == 0 && blkfront_now_ns() < end);
+    return n;
+}
+
+/*
+ * After sleeping slept_ns for a response (KVM's halt-polling rule): a wake-up
+ * within the bound means a longer spin would have caught it (double the
+ * window, up to the bound); a longer sleep means spinning is wasted on this
+ * device (halve it). An idle device never spins: only outstanding requests
+ * are waited for.
+ */
+static void blkfront_adapt(struct blkfront *bf, uint64_t slept_ns)
+{
+    if (!bf->poll_max_ns)
+        return;
+    if (slept_ns > bf->poll_max_ns)
+        bf->poll_ns /= 2;
+    else if (bf->poll_ns < BLKFRONT_POLL_START_NS)
+        bf->poll_ns = BLKFRONT_POLL_START_NS;
+    else
+        bf->poll_ns *= 2;
+    if (bf->poll_ns > bf->poll_max_ns)
+        bf->poll_ns = bf->poll_max_ns;
+}
+
 int blkfront_wait(struct blkfront *bf, struct blkfront_req **done,
                   unsigned int max, int timeout_ms)
 {
     struct pollfd pfd = {.fd = bf->fd, .events = POLLIN};
+    uint64_t t0;
     int n;
 
+    if (bf->failed)
+        return bf->failed;
+    blkfront_kick(bf);
+    n = blkfront_spin(bf, done, max);
+    if (n != 0)
+        return n;
     for (;;) {
         n = blkfront_reap(bf, done, max);
         if (n != 0 || !blkfront_inflight(bf))
             return n;
+        t0 = blkfront_now_ns();
         n = poll(&pfd, 1, timeout_ms);
+        blkfront_adapt(bf, blkfront_now_ns() - t0);
         if (n == 0)
             return 0;
         if (n < 0 && errno != EINTR)

@@ -104,13 +104,10 @@ static int bft_bench_run(struct bft_bench *b, uint64_t *elapsed)
             inflight++;
         if (!inflight)
             break;
-        if (b->o->spin)
-            n = blkfront_reap(b->bf, done, BFT_REAP_BATCH);
-        else
-            n = blkfront_wait(b->bf, done, BFT_REAP_BATCH, 30000);
+        n = blkfront_wait(b->bf, done, BFT_REAP_BATCH, 30000);
         if (n < 0)
             return n;
-        if (n == 0 && !b->o->spin)
+        if (n == 0)
             return -ETIMEDOUT;
         now = bft_now_ns();
         for (i = 0; i < n; i++)

@@ -363,7 +363,7 @@ static const struct option bft_longopts[] = {
     {"iodepth", required_argument, NULL, 'i'},
     {"size", required_argument, NULL, 'z'},
     {"runtime", required_argument, NULL, 't'},
-    {"spin", no_argument, NULL, 'p'},
+    {"poll-us", required_argument, NULL, 'p'},
     {"unix", required_argument, NULL, 'u'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -429,8 +429,10 @@ static int bft_parse(struct bft_opts *o, int argc, char **argv)
         case 't':
             o->runtime = strtod(optarg, NULL);
             break;
-        case 'p':
-            o->spin = true;
+        case 'p': /* 0 turns the adaptive poll off */
+            o->bo.poll_us = (int)strtol(optarg, NULL, 0);
+            if (!o->bo.poll_us)
+                o->bo.poll_us = -1;
             break;
         case 'u':
             o->sock = optarg;
@@ -447,10 +449,10 @@ static void bft_usage(void)
     fprintf(stderr,
             "usage: drvdom-blkfront info|verify|rocheck|bench|nbd [options]\n"
             "  --devid D --queues N --order O --depth N --max-io BYTES\n"
-            "  --no-persistent --no-indirect --status FILE\n"
+            "  --no-persistent --no-indirect --poll-us N --status FILE\n"
             "  verify: --seed S --count N (0: until SIGTERM) --discard\n"
             "  bench: --rw read|write|randread|randwrite --bs N --iodepth N\n"
-            "         --size BYTES --runtime SECONDS --spin\n"
+            "         --size BYTES --runtime SECONDS\n"
             "  nbd: --unix SOCKET\n"
             "See drvdom-blkfront(1).\n");
 }

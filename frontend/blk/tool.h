@@ -25,7 +25,6 @@ struct bft_opts {
     unsigned int iodepth;    /* bench: requests in flight */
     uint64_t size;           /* bench: bytes of the disk used (0: all) */
     double runtime;          /* bench: seconds */
-    bool spin;               /* bench: poll the ring instead of sleeping */
     const char *sock;        /* nbd: unix socket path */
 };
 

@@ -47,6 +47,8 @@
 #define BLKFRONT_DEFAULT_DEPTH 32u
 /* Default largest request with and without indirect segments. */
 #define BLKFRONT_DEFAULT_MAX_IO (128u * 1024u)
+/* Default bound of the adaptive poll (see blkfront_wait), microseconds. */
+#define BLKFRONT_DEFAULT_POLL_US 50
 /* Largest request: 256 segments of 4 KiB (Linux's indirect limit). */
 #define BLKFRONT_MAX_IO (1024u * 1024u)
 
@@ -60,6 +62,7 @@ struct blkfront_opts {
     bool no_indirect;         /* never use indirect segments */
     bool ignore_readonly;     /* send writes to a read-only disk (tests) */
     int timeout_ms;           /* for each xenbus step (0: 20 s) */
+    int poll_us;              /* adaptive poll bound (0: 50 us, <0: never) */
 };
 
 /* The connected device: what the backend offered and what was agreed. */
@@ -152,7 +155,15 @@ int blkfront_fd(const struct blkfront *bf);
 int blkfront_reap(struct blkfront *bf, struct blkfront_req **done,
                   unsigned int max);
 
-/* Like reap, but waits up to timeout_ms (-1: forever) for at least one. */
+/*
+ * Like reap, but waits up to timeout_ms (-1: forever) for at least one.
+ * Adaptive poll: while requests are outstanding it first spins on the
+ * response rings (no system call; the backend is not asked to notify) for a
+ * window of at most opts.poll_us, then sleeps on the event channel. The
+ * window doubles when a sleep ended within the bound and halves when it
+ * lasted longer, so a slow device is soon waited for without spinning; an
+ * idle device (nothing outstanding) never spins.
+ */
 int blkfront_wait(struct blkfront *bf, struct blkfront_req **done,
                   unsigned int max, int timeout_ms);
 

@@ -5,7 +5,8 @@
  * backend resolves to the slots' pages. Covers direct, indirect and partial
  * requests, flush, discard, read-only, argument checks, queue depth and
  * multi-queue, and hostile responses (id out of range, unknown, duplicate,
- * wrong operation, producer index overflow): -EPROTO, never a crash.
+ * wrong operation, producer index overflow): -EPROTO, never a crash; the
+ * adaptive poll's window and its quiet path.
  */
 #include "config.h"
 
@@ -35,6 +36,7 @@ struct t_env {
     uint8_t *disk;             /* the disk */
     bool defer;                /* do not answer on notify */
     unsigned int notifies;     /* notify calls */
+    unsigned int drains;       /* drain calls */
     unsigned int indirect;     /* indirect requests served */
     blkif_request_t last;      /* last request seen */
 };
@@ -121,6 +123,12 @@ static void t_notify(struct blkfront *bf, struct blkfront_queue *q)
         t_process(q->index);
 }
 
+static void t_drain(struct blkfront *bf)
+{
+    (void)bf;
+    T.drains++;
+}
+
 /* A connected device of nq queues over plain memory. */
 static void t_setup(unsigned int nq)
 {
@@ -133,6 +141,7 @@ static void t_setup(unsigned int nq)
     T.bf.fd = -1;
     T.bf.timeout_ms = 1000;
     T.bf.notify = t_notify;
+    T.bf.drain = t_drain;
     strcpy(T.bf.name, "vbd/test");
     T.bf.info = (struct blkfront_info){.size = T_DISK,
                                        .sector_size = 512,
@@ -288,6 +297,44 @@ static void test_async_multiqueue(void)
     t_teardown();
 }
 
+/*
+ * The adaptive poll: the window grows after short sleeps, shrinks after long
+ * ones; a response found while spinning costs no drain and leaves rsp_event
+ * alone (the backend is not asked to notify); an idle device does not wait.
+ */
+static void test_poll(void)
+{
+    struct blkif_sring *sr;
+    struct blkfront_req *r, *done[4];
+    uint32_t ev;
+
+    t_setup(1);
+    sr = T.rings[0];
+    T.defer = true;
+    T.bf.poll_max_ns = 50000000; /* 50 ms: every short sleep is within it */
+    r = blkfront_req_get(&T.bf, 0);
+    r->op = BLKFRONT_OP_READ;
+    r->offset = 0;
+    r->len = 4096;
+    CU_ASSERT_FATAL(blkfront_submit(&T.bf, r) == 0);
+    CU_ASSERT(blkfront_wait(&T.bf, done, 4, 0) == 0);
+    CU_ASSERT(T.bf.poll_ns == BLKFRONT_POLL_START_NS);
+    CU_ASSERT(blkfront_wait(&T.bf, done, 4, 0) == 0);
+    CU_ASSERT(T.bf.poll_ns == 2 * BLKFRONT_POLL_START_NS);
+    CU_ASSERT(blkfront_wait(&T.bf, done, 4, 100) == 0);
+    CU_ASSERT(T.bf.poll_ns == BLKFRONT_POLL_START_NS);
+    t_process(0);
+    ev = sr->rsp_event;
+    T.drains = 0;
+    CU_ASSERT(blkfront_wait(&T.bf, done, 4, 100) == 1);
+    CU_ASSERT(done[0] == r && r->status == 0);
+    CU_ASSERT(T.drains == 0 && sr->rsp_event == ev);
+    blkfront_req_put(&T.bf, r);
+    CU_ASSERT(blkfront_wait(&T.bf, done, 4, 1000) == 0);
+    CU_ASSERT(T.bf.poll_ns == BLKFRONT_POLL_START_NS);
+    t_teardown();
+}
+
 /* Puts a response on queue 0's ring as a hostile backend would. */
 static void t_respond(uint64_t id, uint8_t op)
 {
@@ -426,6 +473,7 @@ int main(void)
         {"hostile response ids", test_hostile_ids},
         {"hostile operation and index", test_hostile_op_and_index},
         {"error statuses", test_status},
+        {"adaptive poll", test_poll},
     };
     CU_pSuite s;
     unsigned int i, fails;
