@@ -5,6 +5,14 @@
  * --adopt, so the frontend never notices; a restarted drvdomd finds the
  * workers of its Connected devices through their run files and re-adopts
  * them (or restarts them with --adopt when they are gone).
+ *
+ * Every device has a request journal, a file next to its run file
+ * ("<run file>.journal", on tmpfs under /run): its worker (fd 4,
+ * --journal-fd 4) copies the requests it takes there before acting on them,
+ * so a worker restarted with --adopt finds the ones whose ring slots
+ * responses have already overwritten. It outlives the workers and drvdomd
+ * (a restarted drvdomd opens it by name), is emptied when a worker starts
+ * on a new connection and removed when the device's worker is stopped.
  */
 #include "config.h"
 
@@ -33,6 +41,32 @@ static void drvdomd_run_path(const struct drvdomd_dev *w, char *buf,
 {
     snprintf(buf, size, "%s/%s-%u-%u", w->type->d->run_dir, w->type->name,
              xsg_dev_fe(w->dev), xsg_dev_devid(w->dev));
+}
+
+static void drvdomd_journal_path(const struct drvdomd_dev *w, char *buf,
+                                 size_t size)
+{
+    snprintf(buf, size, "%s/%s-%u-%u.journal", w->type->d->run_dir,
+             w->type->name, xsg_dev_fe(w->dev), xsg_dev_devid(w->dev));
+}
+
+/*
+ * The device's journal, opened for the worker to inherit (emptied unless
+ * adopting: a new connection's worker must not find an old ring's
+ * requests). A descriptor >= 10, clear of the child's 3 and 4, or -errno.
+ */
+static int drvdomd_journal_open(const struct drvdomd_dev *w, bool adopt)
+{
+    char path[512];
+    int fd, hi;
+
+    drvdomd_journal_path(w, path, sizeof(path));
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | (adopt ? 0 : O_TRUNC), 0600);
+    if (fd < 0)
+        return -errno;
+    hi = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    close(fd);
+    return hi < 0 ? -errno : hi;
 }
 
 /* The run file: what a restarted drvdomd needs, plus restart figures. */
@@ -112,10 +146,11 @@ static void drvdomd_status_cb(evutil_socket_t fd, short what, void *arg)
         w->status_len = 0; /* an over-long line: drop it */
 }
 
-static void drvdomd_child(const struct drvdomd_dev *w, int sfd, bool adopt)
+static void drvdomd_child(const struct drvdomd_dev *w, int sfd, int jfd,
+                          bool adopt)
 {
     char fe[8], devid[16];
-    const char *argv[16];
+    const char *argv[20];
     int i = 0;
     sigset_t none;
 
@@ -124,7 +159,7 @@ static void drvdomd_child(const struct drvdomd_dev *w, int sfd, bool adopt)
     signal(SIGPIPE, SIG_DFL);
     if (sfd != 3 && dup2(sfd, 3) < 0)
         _exit(126);
-    if (fcntl(3, F_SETFD, 0))
+    if (fcntl(3, F_SETFD, 0) || dup2(jfd, 4) < 0)
         _exit(126);
     snprintf(fe, sizeof(fe), "%u", xsg_dev_fe(w->dev));
     snprintf(devid, sizeof(devid), "%u", xsg_dev_devid(w->dev));
@@ -141,6 +176,8 @@ static void drvdomd_child(const struct drvdomd_dev *w, int sfd, bool adopt)
     argv[i++] = xsg_dev_fe_path(w->dev);
     argv[i++] = "--status-fd";
     argv[i++] = "3";
+    argv[i++] = "--journal-fd";
+    argv[i++] = "4";
     if (adopt)
         argv[i++] = "--adopt";
     argv[i] = NULL;
@@ -169,21 +206,29 @@ static int drvdomd_watch_pid(struct drvdomd_dev *w, pid_t pid, bool child)
 static int drvdomd_spawn(struct drvdomd_dev *w, bool adopt)
 {
     struct event_base *base = w->type->d->base;
-    int sfd[2], ret;
+    int sfd[2], jfd, ret;
     pid_t pid;
 
-    if (pipe2(sfd, O_CLOEXEC))
-        return -errno;
+    jfd = drvdomd_journal_open(w, adopt);
+    if (jfd < 0)
+        return jfd;
+    if (pipe2(sfd, O_CLOEXEC)) {
+        ret = -errno;
+        close(jfd);
+        return ret;
+    }
     pid = fork();
     if (pid < 0) {
         ret = -errno;
         close(sfd[0]);
         close(sfd[1]);
+        close(jfd);
         return ret;
     }
     if (pid == 0)
-        drvdomd_child(w, sfd[1], adopt);
+        drvdomd_child(w, sfd[1], jfd, adopt);
     close(sfd[1]);
+    close(jfd);
     w->status_fd = sfd[0];
     fcntl(w->status_fd, F_SETFL, O_NONBLOCK);
     w->status_ev = event_new(base, w->status_fd, EV_READ | EV_PERSIST,
@@ -283,6 +328,8 @@ static void drvdomd_stop(struct drvdomd_dev *w)
     }
     drvdomd_release(w);
     drvdomd_run_path(w, path, sizeof(path));
+    unlink(path);
+    drvdomd_journal_path(w, path, sizeof(path));
     unlink(path);
 }
 

@@ -293,6 +293,18 @@ unsigned blkback_pgrant_purge(struct blkback_pgrant_cache *c, uint64_t now,
 
 #define BLKBACK_NONE UINT32_MAX
 
+/*
+ * Bytes of the request journal of one queue (ringbuf_back_journal): room
+ * for the largest ring, so queue i's journal is at i * this in the
+ * device's journal file whatever the ring orders.
+ */
+#define BLKBACK_JOURNAL_SLOT 69632u
+_Static_assert(BLKBACK_JOURNAL_SLOT >=
+                   sizeof(struct ringbuf_journal) +
+                       (RINGBUF_PAGE_SIZE << RINGBUF_MAX_ORDER) /
+                           sizeof(blkif_request_t) * sizeof(blkif_request_t),
+               "journal slot too small for the largest ring");
+
 /* What every queue of a device shares; read-only while the queues run. */
 struct blkback_dev {
     char name[48];                 /* "vbd/<fe>/<devid>", for log lines */
@@ -304,6 +316,7 @@ struct blkback_dev {
     int status_fd;                 /* drvdomd's status pipe, or -1 */
     bool report_first;             /* say "first-response" (adopted) */
     atomic_flag first_done;        /* "first-response" said */
+    uint8_t *journal; /* BLKBACK_JOURNAL_SLOT bytes per queue, or NULL */
 };
 
 /* One queue's frontend keys. */

@@ -591,8 +591,12 @@ static int blkback_queue_alloc(struct blkback_queue *q)
     return 0;
 }
 
-/* Map the ring, bind the port, attach. Failures are the frontend's. */
-static int blkback_queue_connect(struct blkback_queue *q,
+/*
+ * Map the ring, bind the port, attach; with the device's journal, queue
+ * index's part of it journals the ring (on adopt it supplies the requests
+ * the dead worker took). Failures are the frontend's.
+ */
+static int blkback_queue_connect(struct blkback_queue *q, unsigned index,
                                  const struct blkback_queue_cfg *cfg,
                                  bool adopt)
 {
@@ -623,10 +627,17 @@ static int blkback_queue_connect(struct blkback_queue *q,
         ret = ringbuf_back_init(&q->rb, q->sring, q->order,
                                 sizeof(blkif_request_t),
                                 sizeof(blkif_response_t));
+    if (ret >= 0 && q->dev->journal != NULL)
+        ret = ringbuf_back_journal(
+            &q->rb, q->dev->journal + (size_t)index * BLKBACK_JOURNAL_SLOT,
+            adopt);
     if (ret < 0) {
         fprintf(stderr, "%s: ring unusable: %s\n", q->name, strerror(-ret));
         return ret;
     }
+    if (adopt && q->dev->journal != NULL)
+        fprintf(stderr, "%s: %d request(s) taken before the restart\n", q->name,
+                ret);
     q->peer_fault = false;
     return 0;
 }
@@ -657,7 +668,7 @@ int blkback_queue_open(struct blkback_queue *q, struct blkback_dev *dev,
         fprintf(stderr, "%s: platform: %s\n", q->name, strerror(-ret));
         return ret;
     }
-    ret = blkback_queue_connect(q, cfg, adopt);
+    ret = blkback_queue_connect(q, index, cfg, adopt);
     if (ret < 0)
         return ret;
     q->nr_ents = q->rb.nr_ents;

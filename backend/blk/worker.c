@@ -3,7 +3,8 @@
  *
  *   drvdom-blkback --features
  *   drvdom-blkback --type vbd --fe N --devid D --backend-path P
- *                  --frontend-path F --status-fd FD [--adopt]
+ *                  --frontend-path F --status-fd FD [--journal-fd J]
+ *                  [--adopt]
  *
  * Serves the file or block device named by the backend's "params" to one
  * frontend over xen/io/blkif.h: reads the toolstack's and the frontend's
@@ -11,9 +12,13 @@
  * the device's features, drops privileges, says "connected" on FD and runs
  * one thread per queue (queue.c) until SIGTERM/SIGINT. With --adopt (a
  * restarted worker) each ring is attached in use and the features are left
- * as they are. Exit status: 0 on a signal, 3 when the frontend's keys,
- * refs, ports or ring are unusable (or it broke a ring later), 1 for
- * anything else (the backing store, the toolstack's keys), 2 for usage.
+ * as they are. J is the device's request journal (a file drvdomd keeps
+ * across restarts): each queue's taken requests are copied there before they
+ * are acted on, so an adopting worker gets from it the requests whose ring
+ * slots responses may already have overwritten. Exit status: 0 on a signal, 3
+ * when the frontend's keys, refs, ports or ring are unusable (or it broke a
+ * ring later), 1 for anything else (the backing store, the toolstack's keys), 2
+ * for usage.
  */
 #include "config.h"
 
@@ -28,8 +33,10 @@
 #include <unistd.h>
 #include <linux/capability.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "backend/blk/blkback-internal.h"
@@ -46,6 +53,7 @@ struct blkback_args {
     const char *be_path; /* --backend-path */
     const char *fe_path; /* --frontend-path */
     int status_fd;       /* --status-fd */
+    int journal_fd;      /* --journal-fd, or -1 */
     bool adopt;          /* --adopt */
 };
 
@@ -69,6 +77,7 @@ struct blkback_worker {
     bool disk_open;                               /* disk needs closing */
     struct blkback_thread th[BLKBACK_MAX_QUEUES]; /* nr_queues of them */
     unsigned nr_open;                             /* queues opened */
+    size_t journal_len;                           /* bytes of dev.journal */
     int stop_fd;                                  /* readable: threads stop */
     int done_fd;                                  /* a thread ended */
 };
@@ -76,7 +85,8 @@ struct blkback_worker {
 static const char blkback_usage[] =
     "usage: drvdom-blkback --features\n"
     "       drvdom-blkback --type vbd --fe N --devid D --backend-path P\n"
-    "                      --frontend-path F --status-fd FD [--adopt]\n"
+    "                      --frontend-path F --status-fd FD\n"
+    "                      [--journal-fd J] [--adopt]\n"
     "Serves the backend's \"params\" file or block device to frontend N\n"
     "over blkif; run by drvdomd (see drvdom-blkback(8)).\n";
 
@@ -91,12 +101,13 @@ static int blkback_parse(struct blkback_args *a, int argc, char **argv)
         {"backend-path", required_argument, NULL, 'b'},
         {"frontend-path", required_argument, NULL, 'p'},
         {"status-fd", required_argument, NULL, 's'},
+        {"journal-fd", required_argument, NULL, 'j'},
         {"adopt", no_argument, NULL, 'a'},
         {NULL, 0, NULL, 0},
     };
     int c;
 
-    a->status_fd = -1;
+    a->status_fd = a->journal_fd = -1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'F':
@@ -123,6 +134,9 @@ static int blkback_parse(struct blkback_args *a, int argc, char **argv)
             break;
         case 's':
             a->status_fd = atoi(optarg);
+            break;
+        case 'j':
+            a->journal_fd = atoi(optarg);
             break;
         case 'a':
             a->adopt = true;
@@ -188,12 +202,41 @@ static int blkback_setup_keys(struct blkback_worker *w, struct xs_handle *xs)
     return BLKBACK_EXIT_OK;
 }
 
+/*
+ * Map the journal file, grown to a slot per queue (a new one is zeroes).
+ * 0 or -errno.
+ */
+static int blkback_map_journal(struct blkback_worker *w)
+{
+    size_t len = (size_t)w->fe.nr_queues * BLKBACK_JOURNAL_SLOT;
+    struct stat st;
+    void *addr;
+
+    if (w->a.journal_fd < 0)
+        return 0;
+    if (fstat(w->a.journal_fd, &st) < 0 ||
+        ((size_t)st.st_size < len && ftruncate(w->a.journal_fd, len) < 0))
+        return -errno;
+    addr =
+        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, w->a.journal_fd, 0);
+    if (addr == MAP_FAILED)
+        return -errno;
+    w->dev.journal = addr;
+    w->journal_len = len;
+    return 0;
+}
+
 /* Map every queue's ring and bind its port. Returns an exit status. */
 static int blkback_open_queues(struct blkback_worker *w)
 {
     unsigned i;
     int ret;
 
+    ret = blkback_map_journal(w);
+    if (ret < 0) {
+        fprintf(stderr, "%s: journal: %s\n", w->dev.name, strerror(-ret));
+        return BLKBACK_EXIT_FAIL;
+    }
     for (i = 0; i < w->fe.nr_queues; i++) {
         ret = blkback_queue_open(&w->th[i].q, &w->dev, i, w->fe.nr_queues,
                                  &w->fe.queues[i], w->a.adopt);
@@ -294,6 +337,10 @@ static void blkback_fini(struct blkback_worker *w)
         blkback_queue_close(&w->th[i].q);
     if (w->disk_open)
         blkback_io_close(&w->disk);
+    if (w->dev.journal != NULL)
+        munmap(w->dev.journal, w->journal_len);
+    if (w->a.journal_fd >= 0)
+        close(w->a.journal_fd);
     blkback_xs_backend_free(&w->be);
     if (w->stop_fd >= 0)
         close(w->stop_fd);

@@ -3,13 +3,16 @@
  *
  *   testdev_back --features
  *   testdev_back --type testif --fe N --devid D --backend-path P
- *                --frontend-path F --status-fd FD [--adopt]
+ *                --frontend-path F --status-fd FD [--journal-fd J] [--adopt]
  *
  * Maps the frontend's ring from the refs in xenstore, binds its event
  * channel port, says "connected" on FD and answers every request. With
  * --adopt (a restarted worker) it attaches to the ring in use: every
  * request after the last published response is answered (again), which is
- * safe because an answer depends only on the request. Exit 3 when the
+ * safe because an answer depends only on the request. J is the device's
+ * request journal (drvdomd's, ringbuf_back_journal): the requests taken
+ * before a restart come from there, whatever responses overwrote in the
+ * ring. Exit 3 when the
  * frontend's refs, port or ring are unusable; 0 on SIGTERM.
  */
 #include "config.h"
@@ -23,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +43,9 @@ struct testdev_back {
     const char *fe_path;    /* frontend directory */
     domid_t fe;             /* frontend domain */
     int status_fd;          /* drvdomd's status pipe */
+    int journal_fd;         /* request journal file, or -1 */
+    void *journal;          /* its mapping, journal_len bytes, or NULL */
+    size_t journal_len;     /* bytes mapped */
     bool adopt;             /* attach to a ring in use */
     struct plat_gnttab *gt; /* grant mapping handle */
     struct plat_evtchn *ec; /* event channel handle */
@@ -89,6 +96,26 @@ static int testdev_map(struct testdev_back *t, struct xs_handle *xs)
     return ret;
 }
 
+/* Map the journal file (grown to fit the ring) and journal the ring. */
+static int testdev_journal(struct testdev_back *t)
+{
+    size_t len = ringbuf_journal_size(t->order, sizeof(struct testif_request),
+                                      sizeof(struct testif_response));
+    struct stat st;
+    void *addr;
+
+    if (fstat(t->journal_fd, &st) < 0 ||
+        ((size_t)st.st_size < len && ftruncate(t->journal_fd, len) < 0))
+        return -errno;
+    addr =
+        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, t->journal_fd, 0);
+    if (addr == MAP_FAILED)
+        return -errno;
+    t->journal = addr;
+    t->journal_len = len;
+    return ringbuf_back_journal(&t->rb, t->journal, t->adopt);
+}
+
 static int testdev_connect(struct testdev_back *t)
 {
     struct xs_handle *xs = xs_open(0);
@@ -108,9 +135,14 @@ static int testdev_connect(struct testdev_back *t)
         ret = ringbuf_back_init(&t->rb, t->ring, t->order,
                                 sizeof(struct testif_request),
                                 sizeof(struct testif_response));
-    if (ret)
+    if (ret == 0 && t->journal_fd >= 0)
+        ret = testdev_journal(t);
+    if (ret < 0)
         fprintf(stderr, "%s: ring unusable: %s\n", t->name, strerror(-ret));
-    return ret;
+    else if (t->adopt && t->journal)
+        fprintf(stderr, "%s: %d request(s) taken before the restart\n", t->name,
+                ret);
+    return ret < 0 ? ret : 0;
 }
 
 static void testdev_first_response(struct testdev_back *t)
@@ -184,6 +216,8 @@ static void testdev_fini(struct testdev_back *t)
         plat_evtchn_unbind(t->ec, t->port);
     if (t->ring)
         plat_gnttab_unmap(t->gt, t->ring, 1u << t->order);
+    if (t->journal)
+        munmap(t->journal, t->journal_len);
     plat_evtchn_close(t->ec);
     plat_gnttab_close(t->gt);
 }
@@ -198,6 +232,7 @@ static int testdev_parse(struct testdev_back *t, int argc, char **argv)
         {"backend-path", required_argument, NULL, 'b'},
         {"frontend-path", required_argument, NULL, 'p'},
         {"status-fd", required_argument, NULL, 's'},
+        {"journal-fd", required_argument, NULL, 'j'},
         {"adopt", no_argument, NULL, 'a'},
         {NULL, 0, NULL, 0},
     };
@@ -205,7 +240,7 @@ static int testdev_parse(struct testdev_back *t, int argc, char **argv)
     const char *devid = "?";
     int c;
 
-    t->status_fd = -1;
+    t->status_fd = t->journal_fd = -1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'F':
@@ -223,6 +258,9 @@ static int testdev_parse(struct testdev_back *t, int argc, char **argv)
             break;
         case 's':
             t->status_fd = atoi(optarg);
+            break;
+        case 'j':
+            t->journal_fd = atoi(optarg);
             break;
         case 'a':
             t->adopt = true;
@@ -247,7 +285,8 @@ int main(int argc, char **argv)
 
     if (testdev_parse(&t, argc, argv)) {
         fprintf(stderr, "usage: testdev_back --features | --fe N --devid D "
-                        "--frontend-path F --status-fd FD [--adopt]\n");
+                        "--frontend-path F --status-fd FD [--journal-fd J] "
+                        "[--adopt]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);

@@ -203,6 +203,8 @@ struct fixture {
 };
 
 static struct fixture fx;
+/* The device's request journal (what drvdomd's journal file holds). */
+static uint8_t fx_journal[BLKBACK_MAX_QUEUES * BLKBACK_JOURNAL_SLOT];
 
 static int fx_open(unsigned nq, unsigned order, bool persistent,
                    uint32_t max_pgrants, bool readonly)
@@ -229,6 +231,8 @@ static int fx_open(unsigned nq, unsigned order, bool persistent,
     fx.dev.max_pgrants = max_pgrants;
     fx.dev.disk = &fx.disk;
     fx.dev.status_fd = -1;
+    memset(fx_journal, 0, sizeof(fx_journal));
+    fx.dev.journal = fx_journal;
     fx.nq = nq;
     for (i = 0; i < nq; i++) {
         uint8_t *sring = guest + (size_t)i * (RING_FRAMES / nq) * PAGE;
@@ -669,6 +673,49 @@ static void test_adopt(void)
     fx_close();
 }
 
+/*
+ * The dead worker took four requests, published two responses and put a
+ * third without publishing it, then was killed: the third's ring slot holds
+ * a response, and the fourth's is scribbled on as well. The successor gets
+ * both from the journal and answers them, once.
+ */
+static void test_adopt_journal(void)
+{
+    struct blkback_queue_cfg cfg = {.order = 0, .port = FE_PORT};
+    blkif_response_t rsp[4], dead_rsp;
+    blkif_request_t r[4], taken[4];
+    uint8_t *ents;
+    unsigned i;
+
+    CU_ASSERT_FATAL(fx_open(1, 0, false, 0, false) == 0);
+    fill(DATA, 4, 23);
+    for (i = 0; i < 4; i++) {
+        r[i] = rw_req(BLKIF_OP_WRITE, 60 + i, i * 8, DATA + i, 1, true);
+        fx_put(0, &r[i]);
+    }
+    CU_ASSERT_EQUAL(ringbuf_back_take(&fx.q[0].rb, taken, 4), 4);
+    for (i = 0; i < 3; i++) {
+        blkback_ring_response(&dead_rsp, taken[i].id, BLKIF_OP_WRITE, 0);
+        CU_ASSERT_EQUAL(ringbuf_back_put(&fx.q[0].rb, &dead_rsp), 0);
+        if (i == 1)
+            ringbuf_back_push(&fx.q[0].rb);
+    }
+    ents = (uint8_t *)fx.q[0].rb.ents;
+    memset(ents + 3 * fx.q[0].rb.ent_size, 0xa5, sizeof(blkif_request_t));
+    blkback_queue_close(&fx.q[0]);
+    cfg.refs[0] = 1; /* the ring's grant, made first by fx_open */
+    CU_ASSERT_FATAL(blkback_queue_open(&fx.q[0], &fx.dev, 0, 1, &cfg, true) ==
+                    0);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 4), 4);
+    for (i = 0; i < 4; i++)
+        CU_ASSERT(rsp_is(&rsp[i], 60 + i, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
+    CU_ASSERT_EQUAL(blkback_queue_pass(&fx.q[0], false), 0);
+    CU_ASSERT_EQUAL(ringbuf_front_take(&fx.fr[0], rsp, 4), 0);
+    CU_ASSERT_EQUAL(fx.q[0].st.requests, 2);
+    CU_ASSERT(disk_equals(16 * 512, DATA + 2, 2));
+    fx_close();
+}
+
 struct qthread {
     pthread_t tid;
     unsigned qi;
@@ -782,6 +829,7 @@ int main(void)
         {"persistent grants: hits, overflow, purge", test_persistent},
         {"broken ring", test_broken_ring},
         {"adopt a ring in use", test_adopt},
+        {"adopt: slots overwritten, journal", test_adopt_journal},
         {"four queues on four threads", test_four_queues},
     };
     int failures;
