@@ -100,7 +100,7 @@ ratio_row() {
     set -- "$1" "$2" "$3" "$4" "$5" "$(med "$3" "$T_DIR/$2.ours")" \
         "$(med "$3" "$T_DIR/$2.fio")"
     r_=$(echo "$6 $7" | awk '{ printf "%.2f", $1 / $4 }')
-    printf "%-20s %28s %28s %6sx %7s %s\n" "$1" \
+    printf "%-20s %32s %32s %6sx %7s %s\n" "$1" \
         "$(echo "$6" | awk -v u="$4" '{ printf "%s %s (%s..%s)", $1, u, $2, $3 }')" \
         "$(echo "$7" | awk -v u="$4" '{ printf "%s %s (%s..%s)", $1, u, $2, $3 }')" \
         "$r_" ">=$5x" "$(verdict "$r_" "$5" ">=")"
@@ -111,7 +111,7 @@ lat_row() {
     set -- "$1" "$2" "$3" "$(med "$3" "$T_DIR/$2.ours")" \
         "$(med "$3" "$T_DIR/$2.fio")"
     d_=$(echo "$4 $5" | awk '{ printf "%+.1f", $1 - $4 }')
-    printf "%-20s %28s %28s %6sus %7s %s\n" "$1" \
+    printf "%-20s %32s %32s %6sus %7s %s\n" "$1" \
         "$(echo "$4" | awk '{ printf "%s us (%s..%s)", $1, $2, $3 }')" \
         "$(echo "$5" | awk '{ printf "%s us (%s..%s)", $1, $2, $3 }')" \
         "$d_" "<=+10us" "$(verdict "$d_" 10 "<=")"
@@ -126,7 +126,7 @@ b_stop
 
 echo "blkbench: $REPS x ${RT}s per side, interleaved, medians (min..max)," \
     "unpinned; $(nproc) CPUs"
-printf "%-20s %28s %28s %7s %7s %s\n" workload drvdom "fio io_uring O_DIRECT" \
+printf "%-20s %32s %32s %7s %7s %s\n" workload drvdom "fio io_uring O_DIRECT" \
     ratio target result
 want 1 && ratio_row "seq read 1M QD4" seqread 2 MB/s 0.9
 want 2 && ratio_row "seq write 1M QD4" seqwrite 2 MB/s 0.9
