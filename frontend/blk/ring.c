@@ -454,7 +454,8 @@ int blkfront_wait(struct blkfront *bf, struct blkfront_req **done,
     if (n != 0)
         return n;
     for (;;) {
-        n = blkfront_reap(bf, done, max);
+        /* Re-armed before sleeping: a later response notifies. */
+        n = blkfront_collect(bf, done, max, true);
         if (n != 0 || !blkfront_inflight(bf))
             return n;
         t0 = blkfront_now_ns();
@@ -464,6 +465,9 @@ int blkfront_wait(struct blkfront *bf, struct blkfront_req **done,
             return 0;
         if (n < 0 && errno != EINTR)
             return -errno;
+        /* Consumed only once they fired: no system call when none did. */
+        if (n > 0 && bf->drain)
+            bf->drain(bf);
     }
 }
 
