@@ -20,11 +20,13 @@ XEN_TESTBED_FILES = \
 	tests/xen/guest/blkfs \
 	tests/xen/guest/blkloop \
 	tests/xen/guest/drvdomd \
+	tests/xen/guest/blkfront \
 	tests/xen/scenarios/lib.sh \
 	tests/xen/scenarios/00-linux-blkback.sh \
 	tests/xen/scenarios/00-qemu-qdisk.sh \
 	tests/xen/scenarios/01-drvdom-blkback-dom0.sh \
 	tests/xen/scenarios/02-drvdom-driver-domain.sh \
+	tests/xen/scenarios/03-drvdom-blkfront.sh \
 	tests/xen/scenarios/04-blkback-worker-killed.sh \
 	tests/xen/scenarios/05-guest-destroyed.sh \
 	tests/xen/scenarios/10-testif-dom0.sh \

@@ -1,41 +1,62 @@
 #!/bin/sh
 # Benchmark (make bench-xen): the same guest workload (guest/bench: O_DIRECT
 # dd writes and reads at a few block sizes) against each block backend in
-# one testbed run, printed as a table of MB/s with each backend's ratio to
-# Linux's blkback. Figures under emulation only mean something side by side.
+# one testbed run, printed as a table of MB/s with the ratios of QEMU's
+# qdisk and drvdom's blkback to Linux's blkback and of drvdom to qdisk.
+# Linux's blkback and drvdom's (drvdomd in dom0, when built) both serve a
+# loop device over the same tmpfs file; qdisk opens the file itself.
+# Figures under emulation only mean something side by side.
 . /share/scenarios/lib.sh
 mib=${TB_BENCH_MIB:-32}
 sizes="4k 64k 1M"
 backends="linux-blkback qemu-qdisk"
+command -v drvdom-blkback >/dev/null && backends="$backends drvdom-blkback"
 
 for b in $backends; do
+    truncate -s $((mib + 16))M /tmp/disk.img
+    target=/tmp/disk.img
     case $b in
     linux-blkback) spec="format=raw,vdev=xvda,access=rw," ;;
     qemu-qdisk) spec="format=raw,vdev=xvda,access=rw,backendtype=qdisk," ;;
+    drvdom-blkback)
+        spec="format=raw,vdev=xvda,access=rw,"
+        tb_kernel_blkback off
+        tb_drvdomd vbd=drvdom-blkback
+        target=$(tb_loop /tmp/disk.img $((mib + 16)))
+        ;;
     esac
-    truncate -s $((mib + 16))M /tmp/disk.img
     tb_ramdisk /tmp/bench.cpio bench TB_MIB="$mib" "TB_BS='$sizes'"
-    tb_guest bench /tmp/bench.cpio "${spec}target=/tmp/disk.img"
+    tb_guest bench /tmp/bench.cpio "${spec}target=$target"
     tb_wait bench 240
     sed -n "s/^TB-BENCH: /$b /p" "$(tb_console bench)" | tr -d '\r' >>/tmp/bench.results
     : >"$(tb_console bench)"
+    if [ "$b" = drvdom-blkback ]; then
+        tb_drvdomd_stop
+        losetup -d "$target"
+        tb_kernel_blkback on
+    fi
     rm -f /tmp/disk.img /tmp/bench.cpio
 done
 
 echo
 echo "O_DIRECT sequential dd in the guest, $mib MiB per block size, MB/s"
-echo "(ratio = backend / Linux blkback, same run)"
+echo "(ratios of the same run; blkback = Linux's xen-blkback)"
 echo
+# bench_ratio BS COL A B: A's figure over B's, or "-".
+bench_ratio() {
+    awk -v s="$1" -v c="$2" -v a="$3" -v b="$4" '$2 == s { v[$1] = $c }
+        END { if (v[b] > 0 && v[a] > 0) printf "%.2f", v[a] / v[b]; else printf "-" }' /tmp/bench.results
+}
 printf '| block size | op |'
 for b in $backends; do
     printf ' %s |' "$b"
 done
-printf ' %s |\n' "qdisk / blkback"
+printf ' qdisk / blkback | drvdom / blkback | drvdom / qdisk |\n'
 printf '|---|---|'
 for b in $backends; do
     printf -- '---:|'
 done
-printf -- '---:|\n'
+printf -- '---:|---:|---:|\n'
 for bs in $sizes; do
     for op in write read; do
         col=3
@@ -44,8 +65,9 @@ for bs in $sizes; do
         for b in $backends; do
             printf ' %s |' "$(awk -v b="$b" -v s="$bs" -v c=$col '$1 == b && $2 == s { print $c }' /tmp/bench.results)"
         done
-        awk -v s="$bs" -v c=$col '$2 == s { v[$1] = $c }
-            END { if (v["linux-blkback"] > 0) printf " %.2f |\n", v["qemu-qdisk"] / v["linux-blkback"]; else print " - |" }' /tmp/bench.results
+        printf ' %s | %s | %s |\n' "$(bench_ratio "$bs" $col qemu-qdisk linux-blkback)" \
+            "$(bench_ratio "$bs" $col drvdom-blkback linux-blkback)" \
+            "$(bench_ratio "$bs" $col drvdom-blkback qemu-qdisk)"
     done
 done
 echo PASS
