@@ -288,6 +288,12 @@ unsigned blkback_pgrant_purge(struct blkback_pgrant_cache *c, uint64_t now,
 #define BLKBACK_PGRANT_IDLE_MS 60000u
 /* Most grants mapped by one plat_gnttab_map call (the sim's limit). */
 #define BLKBACK_MAP_BATCH 1024u
+/* Default busy-poll window of a queue after activity (--poll-us). */
+#define BLKBACK_POLL_US 50u
+/* Busy-poll only after this many pushes in a row notified the frontend. */
+#define BLKBACK_SPIN_AFTER 4u
+/* Largest --poll-us accepted. */
+#define BLKBACK_POLL_US_MAX 10000u
 /* Bad requests logged per queue; the rest are only counted. */
 #define BLKBACK_LOG_BAD 16u
 
@@ -317,6 +323,7 @@ struct blkback_dev {
     bool report_first;             /* say "first-response" (adopted) */
     atomic_flag first_done;        /* "first-response" said */
     uint8_t *journal; /* BLKBACK_JOURNAL_SLOT bytes per queue, or NULL */
+    uint32_t poll_us; /* busy-poll window after activity (0: sleep at once) */
 };
 
 /* One queue's frontend keys. */
@@ -399,6 +406,7 @@ struct blkback_queue {
     struct blkback_io_done *done;      /* nr_ents completions */
     uint64_t now_ms;                   /* clock of this pass (grant LRU) */
     struct blkback_queue_stats st;     /* counters */
+    unsigned peer_sleeps; /* last pushes that notified, in a row (capped) */
 };
 
 int blkback_queue_open(struct blkback_queue *q, struct blkback_dev *dev,

@@ -447,9 +447,18 @@ static int blkback_queue_reap(struct blkback_queue *q, bool wait)
     return n;
 }
 
+/* Publish the responses; notify if asked (and note whether it was). */
 static void blkback_queue_push(struct blkback_queue *q)
 {
-    if (ringbuf_back_push(&q->rb))
+    uint32_t old = q->rb.rsp_pushed;
+    bool notify = ringbuf_back_push(&q->rb);
+
+    if (q->rb.rsp_pushed != old)
+        q->peer_sleeps = !notify ? 0
+                         : q->peer_sleeps < BLKBACK_SPIN_AFTER
+                             ? q->peer_sleeps + 1
+                             : BLKBACK_SPIN_AFTER;
+    if (notify)
         plat_evtchn_notify(q->ec, q->port);
 }
 
@@ -500,20 +509,57 @@ void blkback_queue_drain(struct blkback_queue *q)
     blkback_queue_push(q);
 }
 
-/* Acknowledge the event channel and the engine's eventfd. */
-static void blkback_queue_ack(struct blkback_queue *q, int efd)
+/*
+ * Acknowledge what woke the thread: the event channel (one port per
+ * handle: one pending() is enough) and the engine's eventfd, each only if
+ * it fired (every syscall here is on the per-request path).
+ */
+static void blkback_queue_ack(struct blkback_queue *q, const struct pollfd *pfd)
 {
     evtchn_port_t p;
     uint64_t v;
 
-    while (plat_evtchn_pending(q->ec, &p) == 0)
+    if (pfd[0].revents && plat_evtchn_pending(q->ec, &p) == 0)
         plat_evtchn_unmask(q->ec, p);
-    if (read(efd, &v, sizeof(v)) < 0)
+    if (pfd[1].revents && read(pfd[1].fd, &v, sizeof(v)) < 0)
         return; /* EAGAIN: no completion since the last read */
 }
 
+/* A hint to the CPU that this is a spin loop (frees a sibling thread). */
+static inline void blkback_queue_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield" ::: "memory");
+#endif
+}
+
 /*
- * The queue's thread: passes until the ring is idle, then sleeps on the
+ * Busy-poll instead of sleeping while the queue was busy less than
+ * dev->poll_us ago: true to run another pass now. The ring's req_event is
+ * not re-armed meanwhile, so the frontend does not notify (no event
+ * channel send, no wake-up on either side) for the requests this picks up;
+ * io_uring completions are peeked the same way. Once a whole window passes
+ * with nothing taken or completed the thread sleeps: an idle queue costs no
+ * CPU. Only while the frontend sleeps between responses (it asked to be
+ * notified of each of the last BLKBACK_SPIN_AFTER pushes, as Linux
+ * blkfront always does): a frontend that polls its ring itself leaves
+ * rsp_event alone, and two spinners on the same CPUs only take turns
+ * preempting each other.
+ */
+static bool blkback_queue_spin(const struct blkback_queue *q, uint64_t busy_ns)
+{
+    if (q->dev->poll_us == 0 || q->peer_sleeps < BLKBACK_SPIN_AFTER ||
+        blkback_queue_clock_ns() - busy_ns >= q->dev->poll_us * 1000ull)
+        return false;
+    blkback_queue_relax();
+    return true;
+}
+
+/*
+ * The queue's thread: passes until the ring is idle (and, for poll_us,
+ * busy-polls after activity), then sleeps on the
  * event channel, the engine's completions and stop_fd (readable: stop).
  * In-flight requests are answered before it returns 0, -EPROTO for a
  * broken ring, or another -errno.
@@ -522,6 +568,7 @@ int blkback_queue_run(struct blkback_queue *q, int stop_fd)
 {
     struct pollfd pfd[3];
     int efd = blkback_io_eventfd(&q->io), ret;
+    uint64_t busy_ns = 0;
 
     if (efd < 0)
         return efd;
@@ -532,20 +579,28 @@ int blkback_queue_run(struct blkback_queue *q, int stop_fd)
         ret = blkback_queue_pass(q, false);
         if (ret < 0)
             break;
-        if (ret > 0)
+        if (ret > 0) {
+            busy_ns = blkback_queue_clock_ns();
+            continue;
+        }
+        if (blkback_queue_spin(q, busy_ns))
             continue;
         ret = ringbuf_back_final_check(&q->rb);
         if (ret < 0)
             break;
         if (ret > 0)
             continue;
+        /* Completions can only come with I/O in flight: otherwise the
+         * eventfd (signalled by completions already reaped) stays out of
+         * the set, saving a wake-up per request that completes inline. */
+        pfd[1].fd = q->inflight > 0 ? efd : -1;
         if (poll(pfd, 3, -1) < 0 && errno != EINTR) {
             ret = -errno;
             break;
         }
         if (pfd[2].revents)
             break;
-        blkback_queue_ack(q, efd);
+        blkback_queue_ack(q, pfd);
     }
     if (ret == -EPROTO)
         fprintf(stderr, "%s: frontend broke the ring: disconnecting\n",

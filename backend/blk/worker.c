@@ -4,7 +4,7 @@
  *   drvdom-blkback --features
  *   drvdom-blkback --type vbd --fe N --devid D --backend-path P
  *                  --frontend-path F --status-fd FD [--journal-fd J]
- *                  [--adopt]
+ *                  [--poll-us US] [--adopt]
  *
  * Serves the file or block device named by the backend's "params" to one
  * frontend over xen/io/blkif.h: reads the toolstack's and the frontend's
@@ -15,7 +15,9 @@
  * as they are. J is the device's request journal (a file drvdomd keeps
  * across restarts): each queue's taken requests are copied there before they
  * are acted on, so an adopting worker gets from it the requests whose ring
- * slots responses may already have overwritten. Exit status: 0 on a signal, 3
+ * slots responses may already have overwritten. After activity a queue
+ * busy-polls its ring and its completions for US microseconds (default
+ * BLKBACK_POLL_US, 0: off) before it sleeps. Exit status: 0 on a signal, 3
  * when the frontend's keys, refs, ports or ring are unusable (or it broke a
  * ring later), 1 for anything else (the backing store, the toolstack's keys), 2
  * for usage.
@@ -54,6 +56,7 @@ struct blkback_args {
     const char *fe_path; /* --frontend-path */
     int status_fd;       /* --status-fd */
     int journal_fd;      /* --journal-fd, or -1 */
+    unsigned poll_us;    /* --poll-us */
     bool adopt;          /* --adopt */
 };
 
@@ -86,7 +89,7 @@ static const char blkback_usage[] =
     "usage: drvdom-blkback --features\n"
     "       drvdom-blkback --type vbd --fe N --devid D --backend-path P\n"
     "                      --frontend-path F --status-fd FD\n"
-    "                      [--journal-fd J] [--adopt]\n"
+    "                      [--journal-fd J] [--poll-us US] [--adopt]\n"
     "Serves the backend's \"params\" file or block device to frontend N\n"
     "over blkif; run by drvdomd (see drvdom-blkback(8)).\n";
 
@@ -102,12 +105,14 @@ static int blkback_parse(struct blkback_args *a, int argc, char **argv)
         {"frontend-path", required_argument, NULL, 'p'},
         {"status-fd", required_argument, NULL, 's'},
         {"journal-fd", required_argument, NULL, 'j'},
+        {"poll-us", required_argument, NULL, 'P'},
         {"adopt", no_argument, NULL, 'a'},
         {NULL, 0, NULL, 0},
     };
     int c;
 
     a->status_fd = a->journal_fd = -1;
+    a->poll_us = BLKBACK_POLL_US;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'F':
@@ -137,6 +142,11 @@ static int blkback_parse(struct blkback_args *a, int argc, char **argv)
             break;
         case 'j':
             a->journal_fd = atoi(optarg);
+            break;
+        case 'P':
+            a->poll_us = (unsigned)strtoul(optarg, NULL, 10);
+            if (a->poll_us > BLKBACK_POLL_US_MAX)
+                return -EINVAL;
             break;
         case 'a':
             a->adopt = true;
@@ -394,6 +404,7 @@ int main(int argc, char **argv)
     w.dev.max_pgrants = BLKBACK_MAX_PGRANTS;
     w.dev.status_fd = w.a.status_fd;
     w.dev.report_first = w.a.adopt;
+    w.dev.poll_us = w.a.poll_us;
     atomic_flag_clear(&w.dev.first_done);
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&mask);

@@ -233,6 +233,7 @@ static int fx_open(unsigned nq, unsigned order, bool persistent,
     fx.dev.status_fd = -1;
     memset(fx_journal, 0, sizeof(fx_journal));
     fx.dev.journal = fx_journal;
+    fx.dev.poll_us = BLKBACK_POLL_US; /* the threads busy-poll */
     fx.nq = nq;
     for (i = 0; i < nq; i++) {
         uint8_t *sring = guest + (size_t)i * (RING_FRAMES / nq) * PAGE;
