@@ -100,12 +100,13 @@ static int back_pending(struct ringbuf_back *r)
     return (int)(total - in_flight);
 }
 
-/* The journal's header and its entry for index idx. */
+/* The journal's header. */
 static struct ringbuf_journal *back_jhdr(const struct ringbuf_back *r)
 {
     return r->jnl;
 }
 
+/* The journal's first entry (entry i mod nr_ents holds request i). */
 static uint8_t *back_jents(const struct ringbuf_back *r)
 {
     return (uint8_t *)r->jnl + sizeof(struct ringbuf_journal);
