@@ -20,7 +20,8 @@ BLKBACK_LIBS = backend/blk/libblkback.a $(XSG_LIBS) ringbuf/libringbuf.a \
 	$(LIBURING_LIBS)
 
 sbin_PROGRAMS += backend/blk/drvdom-blkback
-backend_blk_drvdom_blkback_SOURCES = backend/blk/worker.c
+backend_blk_drvdom_blkback_SOURCES = backend/blk/worker.c \
+	backend/worker-args.c backend/worker-args.h
 backend_blk_drvdom_blkback_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) \
 	$(XENSTORE_CFLAGS)
 backend_blk_drvdom_blkback_LDADD = $(BLKBACK_LIBS)

@@ -16,7 +16,8 @@ XSG_LIBS = xenstore-glue/libxsg.a $(PLATFORM_LIBS)
 # toolstack helper the xenbus e2e tests and attachbench use.
 check_PROGRAMS += tests/sim/testdev_back tests/sim/testdev_front \
 	tests/sim/xsgtool
-tests_sim_testdev_back_SOURCES = tests/sim/testdev_back.c tests/sim/testif.h
+tests_sim_testdev_back_SOURCES = tests/sim/testdev_back.c tests/sim/testif.h \
+	backend/worker-args.c backend/worker-args.h
 tests_sim_testdev_back_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS)
 tests_sim_testdev_back_LDADD = $(XSG_LIBS) ringbuf/libringbuf.a
 tests_sim_testdev_front_SOURCES = tests/sim/testdev_front.c tests/sim/testif.h

@@ -25,7 +25,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -38,27 +37,15 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include "backend/blk/blkback-internal.h"
+#include "backend/worker-args.h"
 
 #define BLKBACK_EXIT_OK    0
 #define BLKBACK_EXIT_FAIL  1
 #define BLKBACK_EXIT_USAGE 2
 #define BLKBACK_EXIT_PEER  3
-
-/* The worker's command line. */
-struct blkback_args {
-    domid_t fe;          /* --fe */
-    unsigned devid;      /* --devid */
-    const char *be_path; /* --backend-path */
-    const char *fe_path; /* --frontend-path */
-    int status_fd;       /* --status-fd */
-    int journal_fd;      /* --journal-fd, or -1 */
-    unsigned poll_us;    /* --poll-us */
-    bool adopt;          /* --adopt */
-};
 
 /* One queue and its thread. */
 struct blkback_thread {
@@ -72,7 +59,7 @@ struct blkback_thread {
 
 /* The whole worker. */
 struct blkback_worker {
-    struct blkback_args a;                        /* command line */
+    struct worker_args a;                         /* command line */
     struct blkback_dev dev;                       /* shared by the queues */
     struct blkback_be_cfg be;                     /* toolstack's keys */
     struct blkback_fe_cfg fe;                     /* frontend's keys */
@@ -93,71 +80,22 @@ static const char blkback_usage[] =
     "Serves the backend's \"params\" file or block device to frontend N\n"
     "over blkif; run by drvdomd (see drvdom-blkback(8)).\n";
 
-static int blkback_parse(struct blkback_args *a, int argc, char **argv)
+/* The command line (worker-args.c) and the options only blkback has. */
+static int blkback_parse(struct worker_args *a, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"features", no_argument, NULL, 'F'},
-        {"help", no_argument, NULL, 'h'},
-        {"type", required_argument, NULL, 't'},
-        {"fe", required_argument, NULL, 'f'},
-        {"devid", required_argument, NULL, 'd'},
-        {"backend-path", required_argument, NULL, 'b'},
-        {"frontend-path", required_argument, NULL, 'p'},
-        {"status-fd", required_argument, NULL, 's'},
-        {"journal-fd", required_argument, NULL, 'j'},
-        {"poll-us", required_argument, NULL, 'P'},
-        {"adopt", no_argument, NULL, 'a'},
-        {NULL, 0, NULL, 0},
-    };
-    int c;
-
-    a->status_fd = a->journal_fd = -1;
-    a->poll_us = BLKBACK_POLL_US;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'F':
-            blkback_xs_print_features(stdout);
-            exit(BLKBACK_EXIT_OK);
-        case 'h':
-            fputs(blkback_usage, stdout);
-            exit(BLKBACK_EXIT_OK);
-        case 't':
-            if (strcmp(optarg, "vbd") != 0)
-                return -EINVAL;
-            break;
-        case 'f':
-            a->fe = (domid_t)strtoul(optarg, NULL, 10);
-            break;
-        case 'd':
-            a->devid = (unsigned)strtoul(optarg, NULL, 10);
-            break;
-        case 'b':
-            a->be_path = optarg;
-            break;
-        case 'p':
-            a->fe_path = optarg;
-            break;
-        case 's':
-            a->status_fd = atoi(optarg);
-            break;
-        case 'j':
-            a->journal_fd = atoi(optarg);
-            break;
-        case 'P':
-            a->poll_us = (unsigned)strtoul(optarg, NULL, 10);
-            if (a->poll_us > BLKBACK_POLL_US_MAX)
-                return -EINVAL;
-            break;
-        case 'a':
-            a->adopt = true;
-            break;
-        default:
-            return -EINVAL;
-        }
+    if (worker_args_parse(a, argc, argv, "vbd", BLKBACK_POLL_US_MAX) < 0)
+        return -EINVAL;
+    if (a->features) {
+        blkback_xs_print_features(stdout);
+        exit(BLKBACK_EXIT_OK);
     }
-    return a->be_path && a->fe_path && a->status_fd >= 0 && optind == argc
-               ? 0
-               : -EINVAL;
+    if (a->help) {
+        fputs(blkback_usage, stdout);
+        exit(BLKBACK_EXIT_OK);
+    }
+    if (a->poll_us < 0)
+        a->poll_us = BLKBACK_POLL_US;
+    return 0;
 }
 
 /* Open the store named by params, as the toolstack's keys say. */
@@ -212,25 +150,18 @@ static int blkback_setup_keys(struct blkback_worker *w, struct xs_handle *xs)
     return BLKBACK_EXIT_OK;
 }
 
-/*
- * Map the journal file, grown to a slot per queue (a new one is zeroes).
- * 0 or -errno.
- */
+/* Map the journal file, a slot per queue (a new one is zeroes). */
 static int blkback_map_journal(struct blkback_worker *w)
 {
     size_t len = (size_t)w->fe.nr_queues * BLKBACK_JOURNAL_SLOT;
-    struct stat st;
     void *addr;
+    int ret;
 
     if (w->a.journal_fd < 0)
         return 0;
-    if (fstat(w->a.journal_fd, &st) < 0 ||
-        ((size_t)st.st_size < len && ftruncate(w->a.journal_fd, len) < 0))
-        return -errno;
-    addr =
-        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, w->a.journal_fd, 0);
-    if (addr == MAP_FAILED)
-        return -errno;
+    ret = worker_journal_map(w->a.journal_fd, len, &addr);
+    if (ret < 0)
+        return ret;
     w->dev.journal = addr;
     w->journal_len = len;
     return 0;
@@ -404,7 +335,7 @@ int main(int argc, char **argv)
     w.dev.max_pgrants = BLKBACK_MAX_PGRANTS;
     w.dev.status_fd = w.a.status_fd;
     w.dev.report_first = w.a.adopt;
-    w.dev.poll_us = w.a.poll_us;
+    w.dev.poll_us = (uint32_t)w.a.poll_us;
     atomic_flag_clear(&w.dev.first_done);
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&mask);

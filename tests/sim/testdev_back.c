@@ -18,7 +18,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,13 +25,13 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "drvdom/platform.h"
 #include "drvdom/ringbuf.h"
 #include "drvdom/xsg.h"
+#include "backend/worker-args.h"
 #include "tests/sim/testif.h"
 
 #define TESTDEV_EXIT_PEER 3
@@ -101,17 +100,11 @@ static int testdev_journal(struct testdev_back *t)
 {
     size_t len = ringbuf_journal_size(t->order, sizeof(struct testif_request),
                                       sizeof(struct testif_response));
-    struct stat st;
-    void *addr;
+    int ret;
 
-    if (fstat(t->journal_fd, &st) < 0 ||
-        ((size_t)st.st_size < len && ftruncate(t->journal_fd, len) < 0))
-        return -errno;
-    addr =
-        mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, t->journal_fd, 0);
-    if (addr == MAP_FAILED)
-        return -errno;
-    t->journal = addr;
+    ret = worker_journal_map(t->journal_fd, len, &t->journal);
+    if (ret < 0)
+        return ret;
     t->journal_len = len;
     return ringbuf_back_journal(&t->rb, t->journal, t->adopt);
 }
@@ -224,57 +217,24 @@ static void testdev_fini(struct testdev_back *t)
 
 static int testdev_parse(struct testdev_back *t, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"features", no_argument, NULL, 'F'},
-        {"type", required_argument, NULL, 't'},
-        {"fe", required_argument, NULL, 'f'},
-        {"devid", required_argument, NULL, 'd'},
-        {"backend-path", required_argument, NULL, 'b'},
-        {"frontend-path", required_argument, NULL, 'p'},
-        {"status-fd", required_argument, NULL, 's'},
-        {"journal-fd", required_argument, NULL, 'j'},
-        {"adopt", no_argument, NULL, 'a'},
-        {NULL, 0, NULL, 0},
-    };
     static char name[64];
-    const char *devid = "?";
-    int c;
+    struct worker_args a;
 
-    t->status_fd = t->journal_fd = -1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 'F':
-            printf("feature-testif 1\nmax-ring-page-order %u\n",
-                   TESTIF_MAX_RING_ORDER);
-            exit(0);
-        case 'f':
-            t->fe = (domid_t)strtoul(optarg, NULL, 10);
-            break;
-        case 'd':
-            devid = optarg;
-            break;
-        case 'p':
-            t->fe_path = optarg;
-            break;
-        case 's':
-            t->status_fd = atoi(optarg);
-            break;
-        case 'j':
-            t->journal_fd = atoi(optarg);
-            break;
-        case 'a':
-            t->adopt = true;
-            break;
-        case 't':
-        case 'b':
-            break;
-        default:
-            return -EINVAL;
-        }
+    if (worker_args_parse(&a, argc, argv, "testif", 0) < 0)
+        return -EINVAL;
+    if (a.features || a.help) {
+        printf("feature-testif 1\nmax-ring-page-order %u\n",
+               TESTIF_MAX_RING_ORDER);
+        exit(0);
     }
-    snprintf(name, sizeof(name), "testif/%u/%s", t->fe, devid);
+    t->fe = a.fe;
+    t->fe_path = a.fe_path;
+    t->status_fd = a.status_fd;
+    t->journal_fd = a.journal_fd;
+    t->adopt = a.adopt;
+    snprintf(name, sizeof(name), "testif/%u/%u", t->fe, a.devid);
     t->name = name;
-    return t->fe_path && t->status_fd >= 0 ? 0 : -EINVAL;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -285,8 +245,8 @@ int main(int argc, char **argv)
 
     if (testdev_parse(&t, argc, argv)) {
         fprintf(stderr, "usage: testdev_back --features | --fe N --devid D "
-                        "--frontend-path F --status-fd FD [--journal-fd J] "
-                        "[--adopt]\n");
+                        "--backend-path P --frontend-path F --status-fd FD "
+                        "[--journal-fd J] [--adopt]\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
