@@ -36,6 +36,14 @@
 /* First spin window when the adaptive poll grows from nothing: 2 us. */
 #define BLKFRONT_POLL_START_NS 2000u
 
+/* The adaptive poll's deference to a polling backend (blkfront_may_spin):
+ * waits that sleep after a kick found the backend awake, and the probe for
+ * a backend that polls only while we sleep: after this many spinning
+ * waits, this many sleeping ones. */
+#define BLKFRONT_BACKOFF     64u
+#define BLKFRONT_PROBE_EVERY 64u
+#define BLKFRONT_PROBE_LEN   8u
+
 /* Where a slot is in its life. */
 enum blkfront_slot_state {
     BLKFRONT_SLOT_FREE = 0, /* on the id table's free list */
@@ -79,12 +87,14 @@ struct blkfront_queue {
 struct blkfront {
     struct blkfront_info info; /* agreed geometry and features */
     struct blkfront_queue q[BLKFRONT_MAX_QUEUES]; /* info.queues used */
-    int failed;           /* 0, or -EPROTO once the backend broke */
-    unsigned int devid;   /* virtual device: the requests' handle */
-    bool ignore_ro;       /* opts.ignore_readonly */
-    int timeout_ms;       /* for xenbus steps and sync helpers */
-    uint64_t poll_max_ns; /* adaptive poll bound, 0: never spin */
-    uint64_t poll_ns;     /* current spin window, <= poll_max_ns */
+    int failed;            /* 0, or -EPROTO once the backend broke */
+    unsigned int devid;    /* virtual device: the requests' handle */
+    bool ignore_ro;        /* opts.ignore_readonly */
+    int timeout_ms;        /* for xenbus steps and sync helpers */
+    uint64_t poll_max_ns;  /* adaptive poll bound, 0: never spin */
+    uint64_t poll_ns;      /* current spin window, <= poll_max_ns */
+    unsigned int be_awake; /* waits to sleep: a kick found the backend up */
+    unsigned int probe;    /* waits into the probe cycle */
     /* platform seam: xs.c sets these, the unit tests their own */
     void (*notify)(struct blkfront *bf, struct blkfront_queue *q);
     void (*drain)(struct blkfront *bf); /* consume pending events */

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,13 +260,20 @@ void blkfront_kick(struct blkfront *bf)
 {
     unsigned int i;
 
+    bool pushed = false, notified = false;
+
     for (i = 0; i < bf->info.queues; i++) {
         if (!bf->q[i].dirty)
             continue;
         bf->q[i].dirty = false;
-        if (ringbuf_front_push(&bf->q[i].rf) && bf->notify)
+        pushed = true;
+        if (ringbuf_front_push(&bf->q[i].rf) && bf->notify) {
             bf->notify(bf, &bf->q[i]);
+            notified = true;
+        }
     }
+    if (pushed && !notified)
+        bf->be_awake = BLKFRONT_BACKOFF;
 }
 
 unsigned int blkfront_inflight(const struct blkfront *bf)
@@ -396,9 +404,30 @@ static uint64_t blkfront_now_ns(void)
 }
 
 /*
+ * Whether this wait may spin. Two pollers on a small host take the CPU the
+ * I/O itself needs, and a polling backend saves two wake-ups per request
+ * (its own and its completion's) where our poll saves one: so once a kick
+ * needed no notification (the backend is awake: polling or busy) we sleep
+ * and leave the polling to it until BLKFRONT_BACKOFF waits in a row found
+ * it asleep. A backend that polls only while its frontend sleeps
+ * (drvdom-blkback) never starts while we spin: after every
+ * BLKFRONT_PROBE_EVERY spinning waits, BLKFRONT_PROBE_LEN waits sleep to
+ * give it the chance.
+ */
+static bool blkfront_may_spin(struct blkfront *bf)
+{
+    if (bf->be_awake) {
+        bf->be_awake--;
+        return false;
+    }
+    bf->probe = (bf->probe + 1) % (BLKFRONT_PROBE_EVERY + BLKFRONT_PROBE_LEN);
+    return bf->probe < BLKFRONT_PROBE_EVERY;
+}
+
+/*
  * The adaptive poll: while requests are outstanding, spin on the response
- * rings for up to poll_ns before sleeping (no system call, no notification
- * asked of the backend). Count or -EPROTO; 0 when nothing came.
+ * rings for up to poll_ns before sleeping (no notification asked of the
+ * backend). Count or -EPROTO; 0 when nothing came.
  */
 static int blkfront_spin(struct blkfront *bf, struct blkfront_req **done,
                          unsigned int max)
@@ -407,13 +436,15 @@ static int blkfront_spin(struct blkfront *bf, struct blkfront_req **done,
     int n;
 
     n = blkfront_collect(bf, done, max, false);
-    if (n != 0 || !bf->poll_ns || !blkfront_inflight(bf))
+    if (n != 0 || !bf->poll_ns || !blkfront_inflight(bf) ||
+        !blkfront_may_spin(bf))
         return n;
     end = blkfront_now_ns() + bf->poll_ns;
     do {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
-#endif
+        /* Polite: a backend or I/O worker waiting for this CPU runs first
+         * (on a small or overcommitted host, spinning against them would
+         * delay the very response we wait for). */
+        sched_yield();
         n = blkfront_collect(bf, done, max, false);
     } while (n == 0 && blkfront_now_ns() < end);
     return n;

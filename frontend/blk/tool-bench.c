@@ -3,7 +3,8 @@
  * tests/bench/blkbench. Keeps --iodepth requests of --bs bytes in flight
  * (spread over the queues) for --runtime seconds, sequential or random over
  * the first --size bytes, and prints IOPS, MB/s and the latency percentiles
- * (submit to reap) as one "key=value" line.
+ * (submit to reap) and the frontend's own CPU time per request (user +
+ * system, the adaptive poll's spinning included) as one "key=value" line.
  */
 #include "config.h"
 
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "frontend/blk/tool.h"
 
@@ -82,6 +84,17 @@ static void bft_bench_done(struct bft_bench *b, struct blkfront_req *r,
     blkfront_req_put(b->bf, r);
 }
 
+/* CPU time of this process so far, microseconds. */
+static double bft_cpu_us(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru))
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
+}
+
 static int bft_cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -124,7 +137,7 @@ int bft_bench(struct blkfront *bf, const struct bft_opts *o)
     struct bft_bench b = {.bf = bf, .o = o, .rng = 88172645463325252ull};
     uint64_t elapsed = 0;
     char line[256];
-    double secs;
+    double secs, cpu;
     int ret;
 
     b.write = strstr(o->rw, "write") != NULL;
@@ -141,17 +154,20 @@ int bft_bench(struct blkfront *bf, const struct bft_opts *o)
     b.lat = malloc(BFT_MAX_SAMPLES * sizeof(*b.lat));
     if (!b.lat)
         return -ENOMEM;
+    cpu = bft_cpu_us();
     ret = bft_bench_run(&b, &elapsed);
+    cpu = bft_cpu_us() - cpu;
     if (!ret && b.nlat) {
         secs = (double)elapsed / 1e9;
         qsort(b.lat, b.nlat, sizeof(*b.lat), bft_cmp_u32);
-        snprintf(line, sizeof(line),
-                 "rw=%s bs=%" PRIu64 " iodepth=%u queues=%u ios=%" PRIu64
-                 " iops=%.0f mbps=%.1f p50_us=%.1f p99_us=%.1f",
-                 o->rw, o->bs, o->iodepth, in->queues, b.ios,
-                 (double)b.ios / secs,
-                 (double)b.ios * (double)o->bs / secs / 1e6,
-                 b.lat[b.nlat / 2] / 1e3, b.lat[b.nlat * 99 / 100] / 1e3);
+        snprintf(
+            line, sizeof(line),
+            "rw=%s bs=%" PRIu64 " iodepth=%u queues=%u ios=%" PRIu64
+            " iops=%.0f mbps=%.1f p50_us=%.1f p99_us=%.1f"
+            " cpu_us_per_io=%.2f",
+            o->rw, o->bs, o->iodepth, in->queues, b.ios, (double)b.ios / secs,
+            (double)b.ios * (double)o->bs / secs / 1e6, b.lat[b.nlat / 2] / 1e3,
+            b.lat[b.nlat * 99 / 100] / 1e3, cpu / (double)b.ios);
         if (!o->status)
             printf("%s\n", line);
         bft_status(o, "state done\nresult %s\n", line);

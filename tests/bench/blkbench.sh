@@ -32,7 +32,8 @@ POLL=
 [ -n "${BLKBENCH_POLL_US:-}" ] && POLL="--poll-us $BLKBENCH_POLL_US"
 head -c $((512 * 1024 * 1024)) /dev/urandom >"$DISK" || t_fail "make disk"
 
-# ours RW BS QD: one frontend domain run; prints "iops mbps p50 p99".
+# ours RW BS QD: one frontend domain run; prints "iops mbps p50 p99 cpu"
+# (cpu: the frontend's CPU microseconds per request).
 ours() {
     n=$(ls "$T_DIR" | grep -c '^b.*\.st$')
     n=$((n + 1))
@@ -48,7 +49,8 @@ ours() {
     echo "$r" | tr ' ' '\n' | awk -F= '
         $1 == "iops" { i = $2 } $1 == "mbps" { m = $2 }
         $1 == "p50_us" { p = $2 } $1 == "p99_us" { q = $2 }
-        END { print i, m, p, q }'
+        $1 == "cpu_us_per_io" { c = $2 }
+        END { print i, m, p, q, c }'
 }
 
 # fio_run RW BS QD: the same on the same file; prints "iops mbps p50 p99".
@@ -87,7 +89,8 @@ measure() {
         f_=$(fio_run "$2" "$3" "$4")
         echo "$o_" >>"$T_DIR/$1.ours"
         echo "$f_" >>"$T_DIR/$1.fio"
-        echo "# $1 run $r_: drvdom $o_ | fio $f_ (iops MB/s p50 p99)" >&2
+        echo "# $1 run $r_: drvdom $o_ | fio $f_" \
+            "(iops MB/s p50 p99 [frontend CPU us/IO])" >&2
         r_=$((r_ + 1))
     done
 }
@@ -133,4 +136,9 @@ want 2 && ratio_row "seq write 1M QD4" seqwrite 2 MB/s 0.9
 want 3 && ratio_row "rand read 4k QD32" randread32 1 IOPS 0.7
 want 4 && lat_row "rand read 4k QD1 p50" randread1 3
 want 4 && lat_row "rand read 4k QD1 p99" randread1 4
+printf "frontend CPU per request, median (us):"
+for w_ in seqread seqwrite randread32 randread1; do
+    [ -s "$T_DIR/$w_.ours" ] && printf " %s %s" "$w_" "$(med 5 "$T_DIR/$w_.ours" | cut -d' ' -f1)"
+done
+echo
 exit 0
