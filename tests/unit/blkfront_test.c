@@ -300,12 +300,15 @@ static void test_async_multiqueue(void)
 /*
  * The adaptive poll: the window grows after short sleeps, shrinks after long
  * ones; a response found while spinning costs no drain and leaves rsp_event
- * alone (the backend is not asked to notify); an idle device does not wait.
+ * alone (the backend is not asked to notify); an idle device does not wait;
+ * a kick that needed no notification (the backend is awake) makes the next
+ * waits sleep.
  */
 static void test_poll(void)
 {
     struct blkif_sring *sr;
     struct blkfront_req *r, *done[4];
+    unsigned int i;
     uint32_t ev;
 
     t_setup(1);
@@ -332,6 +335,23 @@ static void test_poll(void)
     blkfront_req_put(&T.bf, r);
     CU_ASSERT(blkfront_wait(&T.bf, done, 4, 1000) == 0);
     CU_ASSERT(T.bf.poll_ns == BLKFRONT_POLL_START_NS);
+    /* The first kick notifies the sleeping backend; the second finds it
+     * awake (not re-armed yet) and makes the next waits sleep. */
+    for (i = 0; i < 2; i++) {
+        r = blkfront_req_get(&T.bf, 0);
+        r->op = BLKFRONT_OP_READ;
+        r->offset = 4096 * i;
+        r->len = 4096;
+        CU_ASSERT_FATAL(blkfront_submit(&T.bf, r) == 0);
+        blkfront_kick(&T.bf);
+        CU_ASSERT(T.bf.be_awake == (i ? BLKFRONT_BACKOFF : 0));
+    }
+    CU_ASSERT(blkfront_wait(&T.bf, done, 4, 0) == 0);
+    CU_ASSERT(T.bf.be_awake == BLKFRONT_BACKOFF - 1);
+    t_process(0);
+    CU_ASSERT(blkfront_wait(&T.bf, done, 4, 100) == 2);
+    blkfront_req_put(&T.bf, done[0]);
+    blkfront_req_put(&T.bf, done[1]);
     t_teardown();
 }
 
