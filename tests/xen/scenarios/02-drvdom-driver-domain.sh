@@ -19,7 +19,7 @@ dd=$(xl domid dd)
 tb_until 60 tb_at_least dd ready 1 ||
     tb_fail "drvdomd did not start in the driver domain: $(tail -5 "$(tb_console dd)")"
 tb_log "driver domain $dd serves vbd"
-TB_PROGS=/none tb_ramdisk /tmp/blkfs.cpio blkfs
+tb_ramdisk /tmp/blkfs.cpio blkfs
 tb_guest blkfs /tmp/blkfs.cpio "format=raw,vdev=xvda,access=rw,backend=dd,target=/dev/loop0"
 domid=$(xl domid blkfs)
 be=/local/domain/$dd/backend/vbd/$domid/51712

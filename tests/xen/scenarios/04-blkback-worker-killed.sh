@@ -2,14 +2,14 @@
 # needs: drvdomd drvdom-blkback
 # drvdom-blkback killed in the middle of guest I/O: as in
 # 01-drvdom-blkback-dom0, drvdomd in dom0 serves an xl-configured guest's
-# xen-blkfront; the guest writes, reads back and compares 4 MiB rounds
+# xen-blkfront; the guest writes, reads back and compares 2 MiB rounds
 # without pause, and the worker serving it is SIGKILLed three times.
 # drvdomd restarts it with --adopt (same rings, same port, requests after
 # the last response answered again). Pass: the guest keeps /dev/xvda, the
 # vbd stays Connected, every round completes with the right data and no
 # I/O error, and the guest leaves nothing behind.
 . /share/scenarios/lib.sh
-rounds=20
+rounds=16
 be=/local/domain/0/backend/vbd
 worker_changed() {
     tb_w=$(tb_worker_pid vbd "$domid" 51712)
@@ -23,7 +23,7 @@ tb_ramdisk /tmp/blkloop.cpio blkloop TB_ROUNDS=$rounds
 tb_guest blkloop /tmp/blkloop.cpio "format=raw,vdev=xvda,access=rw,target=$loop"
 domid=$(xl domid blkloop)
 for i in 1 2 3; do
-    tb_until 60 tb_at_least blkloop round $((i * 4)) ||
+    tb_until 60 tb_at_least blkloop round $((i * 3)) ||
         tb_fail "no progress: $(tail -3 "$(tb_console blkloop)")"
     w=$(tb_worker_pid vbd "$domid" 51712)
     [ -n "$w" ] || tb_fail "no worker run file: $(ls /run/drvdomd)"

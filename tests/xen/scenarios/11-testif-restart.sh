@@ -17,7 +17,8 @@ worker_changed() {
 }
 
 tb_drvdomd testif=testdev_back
-tb_ramdisk /tmp/testif.cpio testif TB_COUNT=0 TB_DEVID=1
+TB_PROGS="/share/bin/testdev_front /share/bin/xsgtool" \
+    tb_ramdisk /tmp/testif.cpio testif TB_COUNT=0 TB_DEVID=1
 tb_guest testif /tmp/testif.cpio
 domid=$(xl domid testif)
 xsgtool add testif 0 "$domid" 1 || tb_fail "xsgtool add failed"

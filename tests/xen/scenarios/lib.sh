@@ -28,8 +28,8 @@ tb_libs() {
 # tb_ramdisk OUT WORKLOAD [VAR=VALUE...]: a guest initramfs in OUT: the base
 # image plus a second (uncompressed) cpio archive holding guest/WORKLOAD as
 # /tb/run, the settings as /tb/env, and the programs of TB_PROGS (absolute
-# paths in dom0; default: drvdom's, /share/bin/*) with their libraries, each
-# at its dom0 path (the guest has /share/bin on PATH and /share/lib on
+# paths in dom0, e.g. /share/bin/drvdomd; default none) with their
+# libraries, each at its dom0 path (the guest has /share/bin on PATH and /share/lib on
 # LD_LIBRARY_PATH).
 tb_ramdisk() {
     tb_out=$1 tb_wl=$2
@@ -41,7 +41,7 @@ tb_ramdisk() {
     for kv in "$@"; do
         echo "export $kv"
     done >"$tb_d/tb/env"
-    for p in ${TB_PROGS:-/share/bin/*}; do
+    for p in ${TB_PROGS:-}; do
         [ -f "$p" ] || continue
         for f in "$p" $(tb_libs "$p"); do
             mkdir -p "$tb_d${f%/*}"
