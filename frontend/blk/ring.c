@@ -258,9 +258,8 @@ int blkfront_submit(struct blkfront *bf, struct blkfront_req *r)
 
 void blkfront_kick(struct blkfront *bf)
 {
-    unsigned int i;
-
     bool pushed = false, notified = false;
+    unsigned int i;
 
     for (i = 0; i < bf->info.queues; i++) {
         if (!bf->q[i].dirty)

@@ -162,7 +162,9 @@ int blkfront_reap(struct blkfront *bf, struct blkfront_req **done,
  * window of at most opts.poll_us, then sleeps on the event channel. The
  * window doubles when a sleep ended within the bound and halves when it
  * lasted longer, so a slow device is soon waited for without spinning; an
- * idle device (nothing outstanding) never spins.
+ * idle device (nothing outstanding) never spins. A backend that is awake
+ * when we kick it (it asked for no notification: it polls) is left to poll
+ * alone: the next waits sleep.
  */
 int blkfront_wait(struct blkfront *bf, struct blkfront_req **done,
                   unsigned int max, int timeout_ms);
