@@ -292,6 +292,8 @@ unsigned blkback_pgrant_purge(struct blkback_pgrant_cache *c, uint64_t now,
 #define BLKBACK_POLL_US 50u
 /* Busy-poll only after this many pushes in a row notified the frontend. */
 #define BLKBACK_SPIN_AFTER 4u
+/* Smallest busy-poll window the adaptive one grows from again. */
+#define BLKBACK_SPIN_MIN_NS 1000u
 /* Largest --poll-us accepted. */
 #define BLKBACK_POLL_US_MAX 10000u
 /* Bad requests logged per queue; the rest are only counted. */
@@ -407,6 +409,7 @@ struct blkback_queue {
     uint64_t now_ms;                   /* clock of this pass (grant LRU) */
     struct blkback_queue_stats st;     /* counters */
     unsigned peer_sleeps; /* last pushes that notified, in a row (capped) */
+    uint64_t spin_ns;     /* busy-poll window now (adaptive, <= poll_us) */
 };
 
 int blkback_queue_open(struct blkback_queue *q, struct blkback_dev *dev,

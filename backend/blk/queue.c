@@ -537,7 +537,7 @@ static inline void blkback_queue_relax(void)
 
 /*
  * Busy-poll instead of sleeping while the queue was busy less than
- * dev->poll_us ago: true to run another pass now. The ring's req_event is
+ * q->spin_ns ago: true to run another pass now. The ring's req_event is
  * not re-armed meanwhile, so the frontend does not notify (no event
  * channel send, no wake-up on either side) for the requests this picks up;
  * io_uring completions are peeked the same way. Once a whole window passes
@@ -550,11 +550,55 @@ static inline void blkback_queue_relax(void)
  */
 static bool blkback_queue_spin(const struct blkback_queue *q, uint64_t busy_ns)
 {
-    if (q->dev->poll_us == 0 || q->peer_sleeps < BLKBACK_SPIN_AFTER ||
-        blkback_queue_clock_ns() - busy_ns >= q->dev->poll_us * 1000ull)
+    if (q->spin_ns == 0 || q->peer_sleeps < BLKBACK_SPIN_AFTER ||
+        blkback_queue_clock_ns() - busy_ns >= q->spin_ns)
         return false;
     blkback_queue_relax();
     return true;
+}
+
+/*
+ * The window after a sleep of slept_ns (KVM's halt-polling rule): woken
+ * within dev->poll_us, a longer spin would have caught it: double the
+ * window (from BLKBACK_SPIN_MIN_NS, up to poll_us). Slept longer, spinning
+ * is wasted on this queue (I/O slower than the window, which would only
+ * take the CPU from the kernel's io_uring workers doing it; a quiet
+ * frontend): halve it.
+ */
+static void blkback_queue_adapt(struct blkback_queue *q, uint64_t slept_ns)
+{
+    uint64_t max = q->dev->poll_us * 1000ull;
+
+    if (slept_ns > max)
+        q->spin_ns /= 2;
+    else if (q->spin_ns < BLKBACK_SPIN_MIN_NS)
+        q->spin_ns = BLKBACK_SPIN_MIN_NS;
+    else
+        q->spin_ns *= 2;
+    if (q->spin_ns > max)
+        q->spin_ns = max;
+}
+
+/*
+ * Sleep on the event channel, the engine's completions (only with I/O in
+ * flight: completions already reaped signalled the eventfd too, which
+ * would wake the thread once more per inline completion) and stop_fd.
+ * 0, 1 when stopped, or -errno.
+ */
+static int blkback_queue_sleep(struct blkback_queue *q, struct pollfd *pfd,
+                               int efd)
+{
+    uint64_t t0 = blkback_queue_clock_ns();
+
+    pfd[1].fd = q->inflight > 0 ? efd : -1;
+    if (poll(pfd, 3, -1) < 0 && errno != EINTR)
+        return -errno;
+    if (pfd[2].revents)
+        return 1;
+    blkback_queue_ack(q, pfd);
+    if (q->dev->poll_us != 0)
+        blkback_queue_adapt(q, blkback_queue_clock_ns() - t0);
+    return 0;
 }
 
 /*
@@ -575,6 +619,7 @@ int blkback_queue_run(struct blkback_queue *q, int stop_fd)
     pfd[0] = (struct pollfd){.fd = plat_evtchn_fd(q->ec), .events = POLLIN};
     pfd[1] = (struct pollfd){.fd = efd, .events = POLLIN};
     pfd[2] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+    q->spin_ns = q->dev->poll_us * 1000ull;
     for (;;) {
         ret = blkback_queue_pass(q, false);
         if (ret < 0)
@@ -590,18 +635,12 @@ int blkback_queue_run(struct blkback_queue *q, int stop_fd)
             break;
         if (ret > 0)
             continue;
-        /* Completions can only come with I/O in flight: otherwise the
-         * eventfd (signalled by completions already reaped) stays out of
-         * the set, saving a wake-up per request that completes inline. */
-        pfd[1].fd = q->inflight > 0 ? efd : -1;
-        if (poll(pfd, 3, -1) < 0 && errno != EINTR) {
-            ret = -errno;
+        ret = blkback_queue_sleep(q, pfd, efd);
+        if (ret != 0)
             break;
-        }
-        if (pfd[2].revents)
-            break;
-        blkback_queue_ack(q, pfd);
     }
+    if (ret > 0)
+        ret = 0; /* stopped */
     if (ret == -EPROTO)
         fprintf(stderr, "%s: frontend broke the ring: disconnecting\n",
                 q->name);
