@@ -105,6 +105,8 @@ struct blkfront {
     struct plat_evtchn *ec; /* event channels */
     struct xsg_front f;     /* the xenbus device */
     bool f_open;            /* f is open */
+    bool be_watched;        /* watching the backend's state */
+    bool be_closing;        /* the backend left Connected */
     domid_t self;           /* our domid */
     char name[64];          /* for log lines */
 };

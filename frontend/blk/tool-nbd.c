@@ -295,6 +295,25 @@ static int bft_nbd_cmd(struct bft_nbd *c, uint16_t flags, uint16_t type,
 }
 
 /* Transmission phase: requests until NBD_CMD_DISC or hang-up. */
+/*
+ * Waits for the client's next request, or for the backend to leave Connected
+ * (the toolstack detaches the disk: -ESHUTDOWN, the export ends).
+ */
+static int bft_nbd_wait(struct bft_nbd *c)
+{
+    struct pollfd pfd[2] = {{.fd = c->fd, .events = POLLIN},
+                            {.fd = blkfront_xs_fd(c->bf), .events = POLLIN}};
+
+    for (;;) {
+        if (blkfront_backend_closing(c->bf))
+            return -ESHUTDOWN;
+        if (bft_stop)
+            return 0;
+        if (poll(pfd, 2, 200) > 0 && (pfd[0].revents & ~POLLOUT))
+            return 0;
+    }
+}
+
 static int bft_nbd_serve(struct bft_nbd *c)
 {
     struct __attribute__((packed)) {
@@ -307,6 +326,9 @@ static int bft_nbd_serve(struct bft_nbd *c)
     int ret;
 
     while (!bft_stop) {
+        ret = bft_nbd_wait(c);
+        if (ret)
+            return ret;
         ret = bft_nbd_io(c->fd, &rq, sizeof(rq), false);
         if (ret)
             return ret == -ECONNRESET ? 0 : ret;
@@ -349,7 +371,7 @@ int bft_nbd(struct blkfront *bf, const struct bft_opts *o)
 {
     const struct blkfront_info *in = blkfront_info(bf);
     struct bft_nbd c = {.bf = bf, .fd = -1};
-    struct pollfd pfd;
+    struct pollfd pfd[2];
     int lfd, ret = 0;
 
     if (!o->sock) {
@@ -372,10 +394,10 @@ int bft_nbd(struct blkfront *bf, const struct bft_opts *o)
         return lfd < 0 ? lfd : -ENOMEM;
     }
     fprintf(stderr, "nbd: serving %s on %s\n", blkfront_name(bf), o->sock);
-    while (!bft_stop) {
-        pfd.fd = lfd;
-        pfd.events = POLLIN;
-        if (poll(&pfd, 1, 200) <= 0)
+    while (!bft_stop && !blkfront_backend_closing(bf)) {
+        pfd[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+        pfd[1] = (struct pollfd){.fd = blkfront_xs_fd(bf), .events = POLLIN};
+        if (poll(pfd, 2, 200) <= 0 || !(pfd[0].revents & POLLIN))
             continue;
         c.fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         if (c.fd < 0)
@@ -389,7 +411,12 @@ int bft_nbd(struct blkfront *bf, const struct bft_opts *o)
         c.fd = -1;
         if (ret == -EPROTO && blkfront_inflight(bf))
             break; /* the device failed */
+        if (ret == -ESHUTDOWN)
+            ret = 0; /* detached: the export ends cleanly */
     }
+    if (blkfront_backend_closing(bf))
+        fprintf(stderr, "nbd: %s detached by the toolstack\n",
+                blkfront_name(bf));
     close(lfd);
     unlink(o->sock);
     free(c.buf);

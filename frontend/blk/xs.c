@@ -269,6 +269,18 @@ static int blkfront_read_disk(struct blkfront *bf)
 }
 
 /* InitWait -> publish -> Initialised -> Connected. */
+/* From now on, follow the backend's state (blkfront_backend_closing). */
+static int blkfront_watch_be(struct blkfront *bf)
+{
+    char path[XSG_PATH_MAX + 8];
+
+    snprintf(path, sizeof(path), "%s/state", bf->f.be_path);
+    if (!xs_watch(bf->xs, path, "blkfront:state"))
+        return errno ? -errno : -EIO;
+    bf->be_watched = true;
+    return 0;
+}
+
 static int blkfront_connect(struct blkfront *bf, unsigned int devid,
                             const struct blkfront_opts *o)
 {
@@ -291,7 +303,37 @@ static int blkfront_connect(struct blkfront *bf, unsigned int devid,
         ret = blkfront_read_disk(bf);
     if (!ret)
         ret = xsg_front_switch(&bf->f, XenbusStateConnected);
+    if (!ret)
+        ret = blkfront_watch_be(bf);
     return ret;
+}
+
+int blkfront_xs_fd(const struct blkfront *bf)
+{
+    return bf->be_watched ? xs_fileno(bf->xs) : -1;
+}
+
+bool blkfront_backend_closing(struct blkfront *bf)
+{
+    enum xenbus_state st;
+    bool changed = false;
+    char **ev;
+
+    if (!bf->be_watched || bf->be_closing)
+        return bf->be_closing;
+    while ((ev = xs_check_watch(bf->xs))) {
+        changed = true;
+        free(ev);
+    }
+    if (!changed)
+        return false;
+    st = xsg_read_state(bf->xs, XBT_NULL, bf->f.be_path);
+    if (st != XenbusStateConnected) {
+        fprintf(stderr, "%s: backend went %s: closing\n", bf->name,
+                xsg_state_name(st));
+        bf->be_closing = true;
+    }
+    return bf->be_closing;
 }
 
 int blkfront_open(struct blkfront **out, unsigned int devid,

@@ -169,6 +169,20 @@ int blkfront_reap(struct blkfront *bf, struct blkfront_req **done,
 int blkfront_wait(struct blkfront *bf, struct blkfront_req **done,
                   unsigned int max, int timeout_ms);
 
+/*
+ * Pollable (POLLIN) when the backend's xenbus state may have changed; -1 when
+ * the device is not watched (unit tests).
+ */
+int blkfront_xs_fd(const struct blkfront *bf);
+
+/*
+ * Whether the backend left Connected (Closing, Closed, its directory
+ * removed: the toolstack is detaching the disk). Never blocks; once true,
+ * stays true. The caller stops submitting, completes or fails what is in
+ * flight and calls blkfront_close(), which finishes the xenbus close.
+ */
+bool blkfront_backend_closing(struct blkfront *bf);
+
 /* Requests submitted and not yet reaped, all queues. */
 unsigned int blkfront_inflight(const struct blkfront *bf);
 

@@ -3,7 +3,8 @@
 # drvdom-blkback) as an NBD export; qemu-img and nbdinfo read its size,
 # nbdcopy writes random data and reads it back, then nbdfuse + a loop device
 # carry an ext4 file system that is made, mounted, written, unmounted and
-# checked (fsck) through the export.
+# checked (fsck) through the export; finally the toolstack detaches the disk
+# under a connected client and the export ends cleanly.
 . "$DRVDOM_SRCDIR/tests/sim/lib.sh"
 t_init blk-nbd
 . "$DRVDOM_SRCDIR/tests/sim/blk-lib.sh"
@@ -75,6 +76,21 @@ fusermount3 -u "$FUSE" || t_fail "fusermount3 -u"
 # The backing file alone holds the same clean file system.
 fsck.ext4 -fn "$T_DIR/disk.img" >"$T_DIR/fsck2.log" 2>&1 ||
     t_fail "fsck of the backing file: $(cat "$T_DIR/fsck2.log")"
+
+# The toolstack detaches the disk while the export is served and a client
+# is connected: the frontend follows the backend to Closed, the detach
+# completes, the export ends cleanly and the guest shuts down.
+nbdinfo --size "$URI" >/dev/null || t_fail "export gone before the detach"
+# A client that connects and then sits idle (the export must not wait for it).
+t_bg nbdcopy "$URI" - --synchronous --connections=1 --request-size=4096 \
+    >/dev/null 2>&1
+b_detach "$FE" 51712
+# A domain's output goes to the daemon's log.
+wait_for grep -q "detached by the toolstack" "$T_DIR/simhv.log" ||
+    t_fail "the export did not end: $(tail -5 "$T_DIR/simhv.log")"
+wait_for released "$FE" || t_fail "nbd domain still running after the detach"
+[ -z "$(xt read "$(be_path "$FE" 51712)" 2>/dev/null)" ] ||
+    t_fail "backend directory left after the detach"
 
 b_stop
 t_pass
