@@ -19,18 +19,7 @@ export XENSTORED_PATH="$RUN/dom0/xenstored.sock"
 hv() { "$HV" --run-dir "$RUN" "$@"; }
 xt() { "$XSGTOOL" "$@"; }
 
-# wait_for CMD...: retry CMD (bounded: 30 s) until it succeeds.
-wait_for() {
-    i=0
-    until "$@" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -lt 3000 ] || return 1
-        sleep 0.01
-    done
-}
-# key FILE KEY: the value of "KEY value" in FILE.
-key() { sed -n "s/^$2 //p" "$1" 2>/dev/null; }
-at_least() { v=$(key "$1" "$2"); [ -n "$v" ] && [ "$v" -ge "$3" ]; }
+# wait_for, key and at_least come from lib.sh.
 is() { [ "$(key "$1" "$2")" = "$3" ]; }
 one_of() { s_=$(key "$1" state); [ "$s_" = "$2" ] || [ "$s_" = "$3" ]; }
 dead() { ! kill -0 "$1" 2>/dev/null; }
