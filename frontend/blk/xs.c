@@ -34,13 +34,22 @@ static void blkfront_drain(struct blkfront *bf)
         plat_evtchn_unmask(bf->ec, p);
 }
 
+/* Sleeps until a watch fires (at most 100 ms) and drops its events. */
+static void blkfront_xs_nap(struct blkfront *bf)
+{
+    struct pollfd pfd = {.fd = xs_fileno(bf->xs), .events = POLLIN};
+    char **ev;
+
+    poll(&pfd, 1, 100);
+    while ((ev = xs_check_watch(bf->xs)))
+        free(ev);
+}
+
 /* Waits (watch) until the toolstack created the device and made it ours. */
 static int blkfront_wait_device(struct blkfront *bf, unsigned int devid)
 {
     char path[XSG_PATH_MAX];
-    struct pollfd pfd;
     int i, ret = -ETIMEDOUT;
-    char **ev;
 
     snprintf(path, sizeof(path), "/local/domain/%u/device/vbd/%u/backend",
              bf->self, devid);
@@ -50,11 +59,7 @@ static int blkfront_wait_device(struct blkfront *bf, unsigned int devid)
         ret = xsg_front_open(&bf->f, bf->xs, "vbd", bf->self, devid);
         if (ret != -ENOENT && ret != -EACCES)
             break;
-        pfd.fd = xs_fileno(bf->xs);
-        pfd.events = POLLIN;
-        poll(&pfd, 1, 100);
-        while ((ev = xs_check_watch(bf->xs)))
-            free(ev);
+        blkfront_xs_nap(bf);
     }
     xs_unwatch(bf->xs, path, "blkfront:dev");
     if (!ret)
@@ -383,8 +388,6 @@ static void blkfront_wait_be_down(struct blkfront *bf)
 {
     enum xenbus_state st;
     char path[XSG_PATH_MAX + 8];
-    struct pollfd pfd;
-    char **ev;
     int i;
 
     snprintf(path, sizeof(path), "%s/state", bf->f.be_path);
@@ -394,11 +397,7 @@ static void blkfront_wait_be_down(struct blkfront *bf)
         if (st == XenbusStateClosing || st == XenbusStateClosed ||
             st == XenbusStateUnknown || st == XenbusStateInitWait)
             break;
-        pfd.fd = xs_fileno(bf->xs);
-        pfd.events = POLLIN;
-        poll(&pfd, 1, 100);
-        while ((ev = xs_check_watch(bf->xs)))
-            free(ev);
+        blkfront_xs_nap(bf);
     }
     xs_unwatch(bf->xs, path, "blkfront:be");
 }

@@ -6,24 +6,12 @@
 # Usage: . "$DRVDOM_SRCDIR/tests/sim/lib.sh"; t_init NAME;
 #        . "$DRVDOM_SRCDIR/tests/sim/blk-lib.sh"; b_start
 
-HV=$DRVDOM_BUILDDIR/tools/simhv/drvdom-simhv
-DRVDOMD=$DRVDOM_BUILDDIR/backend/drvdomd
+t_sim
 BLKBACK=$DRVDOM_BUILDDIR/backend/blk/drvdom-blkback
 BLKFRONT=$DRVDOM_BUILDDIR/frontend/blk/drvdom-blkfront
-XSGTOOL=$DRVDOM_BUILDDIR/tests/sim/xsgtool
-RUN=$T_DIR/run
-DRUN=$T_DIR/drvdomd
-export DRVDOM_SIM_RUNDIR="$RUN"
-export XENSTORED_PATH="$RUN/dom0/xenstored.sock"
-
-hv() { "$HV" --run-dir "$RUN" "$@"; }
-xt() { "$XSGTOOL" "$@"; }
 
 # wait_for, key and at_least come from lib.sh.
-is() { [ "$(key "$1" "$2")" = "$3" ]; }
 one_of() { s_=$(key "$1" state); [ "$s_" = "$2" ] || [ "$s_" = "$3" ]; }
-dead() { ! kill -0 "$1" 2>/dev/null; }
-released() { ! hv info "$1" >/dev/null 2>&1; }
 be_path() { echo "/local/domain/$DRV/backend/vbd/$1/$2"; }
 # worker_pid FE DEVID: from drvdomd's run file.
 worker_pid() { key "$DRUN/vbd-$1-$2" pid; }

@@ -46,6 +46,24 @@ key() { sed -n "s/^$2 //p" "$1" 2>/dev/null; }
 # at_least FILE KEY N: KEY's value in FILE is at least N.
 at_least() { v=$(key "$1" "$2"); [ -n "$v" ] && [ "$v" -ge "$3" ]; }
 
+# t_sim: the sim platform's programs and run dir for this test (after
+# t_init): drvdom-simhv in $RUN, dom0's xenstore, the test toolstack.
+t_sim() {
+    HV=$DRVDOM_BUILDDIR/tools/simhv/drvdom-simhv
+    DRVDOMD=$DRVDOM_BUILDDIR/backend/drvdomd
+    XSGTOOL=$DRVDOM_BUILDDIR/tests/sim/xsgtool
+    RUN=$T_DIR/run
+    DRUN=$T_DIR/drvdomd
+    export DRVDOM_SIM_RUNDIR="$RUN"
+    export XENSTORED_PATH="$RUN/dom0/xenstored.sock"
+}
+hv() { "$HV" --run-dir "$RUN" "$@"; }
+xt() { "$XSGTOOL" "$@"; }
+# is FILE KEY VALUE: KEY's value in FILE is VALUE.
+is() { [ "$(key "$1" "$2")" = "$3" ]; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+released() { ! hv info "$1" >/dev/null 2>&1; }
+
 t_fail() {
     echo "FAIL: $T_NAME: $*" >&2
     exit 1

@@ -9,15 +9,12 @@
 . "$DRVDOM_SRCDIR/tests/sim/lib.sh"
 t_init plat-e2e
 
-HV=$DRVDOM_BUILDDIR/tools/simhv/drvdom-simhv
+t_sim
 DOM=$DRVDOM_BUILDDIR/tests/sim/platdom
 [ -x "$HV" ] && [ -x "$DOM" ] || t_fail "build drvdom-simhv and platdom first"
-RUN=$T_DIR/run
-hv() { "$HV" --run-dir "$RUN" "$@"; }
 
 # The daemon's counters, in one line.
 stats() { hv stats | tr '\n' ' '; }
-released() { ! hv info "$1" >/dev/null 2>&1; }
 fd_count() { ls "/proc/$HVPID/fd" | wc -l; }
 
 t_bg "$HV" --run-dir "$RUN" --foreground --pidfile "$T_DIR/pid" 2>"$T_DIR/simhv.log"

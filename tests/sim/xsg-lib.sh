@@ -6,23 +6,11 @@
 # Usage: . "$DRVDOM_SRCDIR/tests/sim/lib.sh"; t_init NAME;
 #        . "$DRVDOM_SRCDIR/tests/sim/xsg-lib.sh"; x_start
 
-HV=$DRVDOM_BUILDDIR/tools/simhv/drvdom-simhv
-DRVDOMD=$DRVDOM_BUILDDIR/backend/drvdomd
+t_sim
 BACK=$DRVDOM_BUILDDIR/tests/sim/testdev_back
 FRONT=$DRVDOM_BUILDDIR/tests/sim/testdev_front
-XSGTOOL=$DRVDOM_BUILDDIR/tests/sim/xsgtool
-RUN=$T_DIR/run
-DRUN=$T_DIR/drvdomd
-export DRVDOM_SIM_RUNDIR="$RUN"
-export XENSTORED_PATH="$RUN/dom0/xenstored.sock"
 
-hv() { "$HV" --run-dir "$RUN" "$@"; }
-xt() { "$XSGTOOL" "$@"; }
-
-is() { [ "$(key "$1" "$2")" = "$3" ]; }
 alive() { kill -0 "$1" 2>/dev/null; }
-dead() { ! kill -0 "$1" 2>/dev/null; }
-released() { ! hv info "$1" >/dev/null 2>&1; }
 
 # be_path FE DEVID / fe_path FE DEVID
 be_path() { echo "/local/domain/$DRV/backend/testif/$1/$2"; }
