@@ -9,7 +9,7 @@
 # vbd stays Connected, every round completes with the right data and no
 # I/O error, and the guest leaves nothing behind.
 . /share/scenarios/lib.sh
-rounds=16
+rounds=12
 be=/local/domain/0/backend/vbd
 worker_changed() {
     tb_w=$(tb_worker_pid vbd "$domid" 51712)
@@ -23,7 +23,7 @@ tb_ramdisk /tmp/blkloop.cpio blkloop TB_ROUNDS=$rounds
 tb_guest blkloop /tmp/blkloop.cpio "format=raw,vdev=xvda,access=rw,target=$loop"
 domid=$(xl domid blkloop)
 for i in 1 2 3; do
-    tb_until 60 tb_at_least blkloop round $((i * 3)) ||
+    tb_until 60 tb_at_least blkloop round $((i * 2)) ||
         tb_fail "no progress: $(tail -3 "$(tb_console blkloop)")"
     w=$(tb_worker_pid vbd "$domid" 51712)
     [ -n "$w" ] || tb_fail "no worker run file: $(ls /run/drvdomd)"
