@@ -2,12 +2,12 @@
 # needs: drvdomd drvdom-blkback
 # drvdom-blkback killed in the middle of guest I/O: as in
 # 01-drvdom-blkback-dom0, drvdomd in dom0 serves an xl-configured guest's
-# xen-blkfront; the guest writes, reads back and compares 2 MiB rounds
-# without pause, and the worker serving it is SIGKILLed three times.
-# drvdomd restarts it with --adopt (same rings, same port, requests after
-# the last response answered again). Pass: the guest keeps /dev/xvda, the
-# vbd stays Connected, every round completes with the right data and no
-# I/O error, and the guest leaves nothing behind.
+# xen-blkfront; the guest writes, reads back and compares 2 MiB rounds in
+# 4 KiB O_DIRECT requests without pause, and the worker serving it is
+# SIGKILLed three times. drvdomd restarts it with --adopt (same rings, same
+# port, requests after the last response answered again). Pass: the guest
+# keeps /dev/xvda, the vbd stays Connected, every round completes with the
+# right data and no I/O error, and the guest leaves nothing behind.
 . /share/scenarios/lib.sh
 rounds=12
 be=/local/domain/0/backend/vbd
