@@ -1,6 +1,6 @@
 #!/bin/sh
 # needs: drvdomd drvdom-blkback
-# known-failing: about half the runs: after the SIGKILL, dom0 gntdev warns in __unmap_grant_pages_done (a grant unmap of the dead worker failed) and the restarted worker's writes fail ENOMEM; under investigation (issue 6/7 notes)
+# known-failing: about half the runs; Linux 6.1 dom0: the SIGKILLed worker's exit unmaps its gntdev pages while its O_DIRECT I/O still holds them; gntdev warns (__unmap_grant_pages_done), the kernel reports a bad zone-device page state, and the successor's writes fail ENOMEM (see docs/testbed.md)
 # drvdom-blkback killed in the middle of guest I/O: as in
 # 01-drvdom-blkback-dom0, drvdomd in dom0 serves an xl-configured guest's
 # xen-blkfront; the guest writes, reads back and compares 2 MiB rounds in
