@@ -387,12 +387,26 @@ static void xsg_dev_fe_died(struct xsg_dev *dev)
         xsg_dev_switch(dev, XenbusStateClosed);
 }
 
-/* Detached (online=0) and Closed: the driver domain removes its own
- * directory, as libxl__device_destroy expects of it, and forgets it. */
+/*
+ * Detached (online=0) and Closed. The toolstack waits to read Closed, then
+ * removes the frontend's directory (and, in its own domain, ours too); a
+ * driver domain removes its own backend directory only after that, as
+ * `xl devd` does, so that libxl never finds it gone before it saw Closed.
+ * The watch on the frontend's state fires when its directory goes.
+ */
 static void xsg_dev_detached(struct xsg_dev *dev)
 {
+    struct xs_handle *xs = dev->back->xs;
+    unsigned int len;
+    char *fe;
+
     xsg_dev_switch(dev, XenbusStateClosed);
-    xs_rm(dev->back->xs, XBT_NULL, dev->be_path);
+    fe = dev->fe_dead ? NULL : xs_read(xs, XBT_NULL, dev->fe_path, &len);
+    if (fe) {
+        free(fe);
+        return; /* the toolstack has not read Closed yet */
+    }
+    xs_rm(xs, XBT_NULL, dev->be_path);
     xsg_dev_forget(dev);
 }
 

@@ -244,6 +244,7 @@ static void xt_back_lifecycle(void)
     struct xsg_back *b = xt_open();
     unsigned long i;
     int handled;
+    char *be;
 
     memset(&xt_n, 0, sizeof(xt_n));
     xt_layout();
@@ -279,15 +280,23 @@ static void xt_back_lifecycle(void)
     xt_pump(b);
     CU_ASSERT_EQUAL(xt_n.disconnect, 2);
     CU_ASSERT_EQUAL(xt_be_state(), XenbusStateInitWait);
-    /* Detach: online=0 and Closed: the backend removes its directory. */
+    /* Detach: online=0 and Closed. The backend says Closed and keeps its
+     * directory until the toolstack, having read Closed, removed the
+     * frontend's (libxl would otherwise find it gone); then it removes it. */
     xt_write(XT_BE "/online", "0");
     xt_write(XT_FE "/state", "6");
     xt_pump(b);
+    CU_ASSERT_EQUAL(xt_be_state(), XenbusStateClosed);
+    CU_ASSERT_EQUAL(xt_n.remove, 0);
+    CU_ASSERT_EQUAL(xsg_back_count(b), 1);
+    xs_rm(xt_xs, XBT_NULL, XT_FE);
+    xt_pump(b);
     CU_ASSERT_EQUAL(xt_n.remove, 1);
     CU_ASSERT_EQUAL(xsg_back_count(b), 0);
-    CU_ASSERT_PTR_NULL(xs_read(xt_xs, XBT_NULL, XT_BE, NULL));
+    be = xs_read(xt_xs, XBT_NULL, XT_BE, NULL);
+    CU_ASSERT_PTR_NULL(be);
+    free(be);
     xsg_back_close(b);
-    xs_rm(xt_xs, XBT_NULL, XT_FE);
 }
 
 static void xt_back_adopt(void)
