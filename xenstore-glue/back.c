@@ -401,7 +401,10 @@ static void xsg_dev_detached(struct xsg_dev *dev)
     char *fe;
 
     xsg_dev_switch(dev, XenbusStateClosed);
-    fe = dev->fe_dead ? NULL : xs_read(xs, XBT_NULL, dev->fe_path, &len);
+    /* Also when the frontend's domain is shut down: libxl destroys its
+     * devices before the domain, so its directory is still there and the
+     * toolstack still waits for Closed. */
+    fe = xs_read(xs, XBT_NULL, dev->fe_path, &len);
     if (fe) {
         free(fe);
         return; /* the toolstack has not read Closed yet */
