@@ -50,6 +50,7 @@ struct xsg_back {
     const struct xsg_back_ops *ops; /* data path */
     void *arg;                      /* for ops */
     char type[16];                  /* device type */
+    domid_t self;                   /* our domain */
     char root[96];                  /* /local/domain/<self>/backend/<type> */
     char tok_root[32];              /* watch token of root */
     char tok_fe[32];                /* watch token of frontend states */
@@ -388,28 +389,19 @@ static void xsg_dev_fe_died(struct xsg_dev *dev)
 }
 
 /*
- * Detached (online=0) and Closed. The toolstack waits to read Closed, then
- * removes the frontend's directory (and, in its own domain, ours too); a
- * driver domain removes its own backend directory only after that, as
- * `xl devd` does, so that libxl never finds it gone before it saw Closed.
- * The watch on the frontend's state fires when its directory goes.
+ * Detached (online=0) and Closed: libxl, having read Closed, removes the
+ * directories of a backend in its own domain (after running the hotplug
+ * script, which reads this directory), but waits for a driver domain to
+ * remove its own backend directory (libxl__device_destroy, device_hotplug).
+ * So: in the toolstack's domain (0) keep it, the device is forgotten when
+ * the toolstack removes it; in a driver domain remove it now.
  */
 static void xsg_dev_detached(struct xsg_dev *dev)
 {
-    struct xs_handle *xs = dev->back->xs;
-    unsigned int len;
-    char *fe;
-
     xsg_dev_switch(dev, XenbusStateClosed);
-    /* Also when the frontend's domain is shut down: libxl destroys its
-     * devices before the domain, so its directory is still there and the
-     * toolstack still waits for Closed. */
-    fe = xs_read(xs, XBT_NULL, dev->fe_path, &len);
-    if (fe) {
-        free(fe);
-        return; /* the toolstack has not read Closed yet */
-    }
-    xs_rm(xs, XBT_NULL, dev->be_path);
+    if (dev->back->self == 0)
+        return;
+    xs_rm(dev->back->xs, XBT_NULL, dev->be_path);
     xsg_dev_forget(dev);
 }
 
@@ -514,6 +506,7 @@ int xsg_back_open(struct xsg_back **out, const struct xsg_back_cfg *cfg)
     b->ops = cfg->ops;
     b->arg = cfg->arg;
     strcpy(b->type, cfg->type);
+    b->self = cfg->self;
     snprintf(b->root, sizeof(b->root), "/local/domain/%u/backend/%s", cfg->self,
              cfg->type);
     snprintf(b->tok_root, sizeof(b->tok_root), "xsg:b:%s", b->type);

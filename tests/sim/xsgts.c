@@ -198,6 +198,10 @@ int xsgts_del(struct xs_handle *xs, struct xsgts_dev *d)
         fprintf(stderr, "xsgts: %s never reached Closed\n", d->be);
     xs_rm(xs, XBT_NULL, d->fe);
     xs_rm(xs, XBT_NULL, d->lx);
+    /* A backend in our own domain leaves its directory to us (libxl's
+     * libxl__device_destroy); a driver domain removes its own. */
+    if (d->be_id == 0)
+        xs_rm(xs, XBT_NULL, d->be);
     xsgts_rm_empty_parents(xs, d->fe);
     xsgts_rm_empty_parents(xs, d->lx);
     ret = 0;

@@ -280,22 +280,24 @@ static void xt_back_lifecycle(void)
     xt_pump(b);
     CU_ASSERT_EQUAL(xt_n.disconnect, 2);
     CU_ASSERT_EQUAL(xt_be_state(), XenbusStateInitWait);
-    /* Detach: online=0 and Closed. The backend says Closed and keeps its
-     * directory until the toolstack, having read Closed, removed the
-     * frontend's (libxl would otherwise find it gone); then it removes it. */
+    /* Detach: online=0 and Closed. This backend is in the toolstack's
+     * domain (0): it says Closed and leaves its directory to the toolstack,
+     * which reads Closed, runs the hotplug script (reading the directory)
+     * and removes it, as libxl does; the device is forgotten then. */
     xt_write(XT_BE "/online", "0");
     xt_write(XT_FE "/state", "6");
     xt_pump(b);
     CU_ASSERT_EQUAL(xt_be_state(), XenbusStateClosed);
     CU_ASSERT_EQUAL(xt_n.remove, 0);
     CU_ASSERT_EQUAL(xsg_back_count(b), 1);
+    be = xs_read(xt_xs, XBT_NULL, XT_BE "/state", NULL);
+    CU_ASSERT_PTR_NOT_NULL(be);
+    free(be);
     xs_rm(xt_xs, XBT_NULL, XT_FE);
+    xs_rm(xt_xs, XBT_NULL, XT_BE);
     xt_pump(b);
     CU_ASSERT_EQUAL(xt_n.remove, 1);
     CU_ASSERT_EQUAL(xsg_back_count(b), 0);
-    be = xs_read(xt_xs, XBT_NULL, XT_BE, NULL);
-    CU_ASSERT_PTR_NULL(be);
-    free(be);
     xsg_back_close(b);
 }
 
