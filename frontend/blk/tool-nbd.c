@@ -304,12 +304,16 @@ static int bft_nbd_wait(struct bft_nbd *c)
     struct pollfd pfd[2] = {{.fd = c->fd, .events = POLLIN},
                             {.fd = blkfront_xs_fd(c->bf), .events = POLLIN}};
 
+    /* Look at xenstore only when it has something for us: checking costs a
+     * read of its socket, and this runs once per NBD request. */
     for (;;) {
-        if (blkfront_backend_closing(c->bf))
-            return -ESHUTDOWN;
         if (bft_stop)
             return 0;
-        if (poll(pfd, 2, 200) > 0 && (pfd[0].revents & ~POLLOUT))
+        if (poll(pfd, 2, 200) <= 0)
+            continue;
+        if ((pfd[1].revents & POLLIN) && blkfront_backend_closing(c->bf))
+            return -ESHUTDOWN;
+        if (pfd[0].revents & ~POLLOUT)
             return 0;
     }
 }
