@@ -187,10 +187,13 @@ struct blkback_io_slot {
 
 /* The engine of one queue: not thread-safe, one per worker thread. */
 struct blkback_io {
-    int fd;                        /* the backing store */
-    struct blkback_disk disk;      /* what open() found */
-    struct io_uring ring;          /* submission and completion queues */
-    bool ring_ready;               /* ring initialised */
+    int fd;                   /* the backing store */
+    struct blkback_disk disk; /* what open() found */
+    struct io_uring ring;     /* submission and completion queues */
+    bool ring_ready;          /* ring initialised */
+    bool owned; /* ring created disabled, for one thread (BLKBACK_IO_RING_FLAGS)
+                 */
+    bool enabled; /* ... and enabled by the thread that owns it now */
     struct blkback_io_slot *slots; /* queue_depth slots */
     struct iovec *iovs;            /* max_segs iovecs per slot */
     uint32_t *free;                /* stack of free slot indexes */
@@ -205,6 +208,10 @@ struct blkback_io {
 };
 
 #define BLKBACK_IO_NONE UINT32_MAX
+/* io_uring setup: one owning thread that runs its own completions. */
+#define BLKBACK_IO_RING_FLAGS                               \
+    (IORING_SETUP_R_DISABLED | IORING_SETUP_SINGLE_ISSUER | \
+     IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG)
 
 /* A finished request. */
 struct blkback_io_done {

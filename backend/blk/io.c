@@ -42,6 +42,7 @@
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -338,7 +339,20 @@ static int blkback_io_setup(struct blkback_io *io)
     err = blkback_io_alloc_slots(io);
     if (err < 0)
         return err;
-    err = io_uring_queue_init(io->depth, &io->ring, 0);
+    /*
+     * Completions are run by the worker's own thread when it reaps them
+     * (DEFER_TASKRUN), not pushed at it by the kernel's io-wq threads with
+     * an inter-processor interrupt each: the ring is that thread's alone
+     * (SINGLE_ISSUER), created disabled because a queue's engine is set up
+     * by the worker's main thread and run by the queue's; the first thread
+     * to use it (blkback_io_enable) becomes its owner. Kernels before 6.1
+     * refuse the flags: the ring then works the classic way.
+     */
+    err = io_uring_queue_init(io->depth, &io->ring, BLKBACK_IO_RING_FLAGS);
+    if (err == -EINVAL)
+        err = io_uring_queue_init(io->depth, &io->ring, 0);
+    else if (err == 0)
+        io->owned = true;
     if (err < 0) {
         blkback_io_msg(io, "io_uring_queue_init(%u): %s", io->depth,
                        strerror(-err));
@@ -620,13 +634,38 @@ int blkback_io_queue(struct blkback_io *io, uint64_t tag,
 }
 
 /*
+ * Make the calling thread the owner of a ring created disabled: from now
+ * on only it submits and reaps. 0 or -errno.
+ */
+static int blkback_io_enable(struct blkback_io *io)
+{
+    int ret;
+
+    if (!io->owned || io->enabled)
+        return 0;
+    /* io_uring_enable_rings(), which Debian 12's liburing 2.3 declares
+     * but does not export. */
+    ret = (int)syscall(__NR_io_uring_register, io->ring.ring_fd,
+                       IORING_REGISTER_ENABLE_RINGS, NULL, 0);
+    if (ret < 0) {
+        ret = -errno;
+        blkback_io_msg(io, "enabling the io_uring: %s", strerror(-ret));
+        return ret;
+    }
+    io->enabled = true;
+    return 0;
+}
+
+/*
  * Submit everything queued since the last call: one io_uring_enter per
  * ring pass. Returns 0 or -errno.
  */
 int blkback_io_submit(struct blkback_io *io)
 {
-    int ret;
+    int ret = blkback_io_enable(io);
 
+    if (ret < 0)
+        return ret;
     while (io->unsubmitted > 0) {
         ret = io_uring_submit(&io->ring);
         if (ret == -EINTR || ret == -EAGAIN)
@@ -741,8 +780,10 @@ int blkback_io_reap(struct blkback_io *io, struct blkback_io_done *done,
 {
     struct io_uring_cqe *cqe;
     unsigned n = 0;
-    int ret;
+    int ret = blkback_io_enable(io);
 
+    if (ret < 0)
+        return ret;
     for (;;) {
         while (n < max && io_uring_peek_cqe(&io->ring, &cqe) == 0) {
             uint64_t idx = io_uring_cqe_get_data64(cqe);
