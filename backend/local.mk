@@ -3,7 +3,8 @@
 # backend/blk: the userspace blkback. libblkback.a holds request validation
 # (ring.c), the io_uring storage engine (io.c), the persistent-grant cache
 # (pgrant.c), which need neither the platform nor xenstore, and one queue's
-# data path (queue.c) and the xenstore keys (xs.c), which do; the worker
+# data path (queue.c, its grant-copy mode copy.c) and the xenstore keys
+# (xs.c), which do; the worker
 # program drvdomd runs for every vbd is worker.c.
 noinst_LIBRARIES += backend/blk/libblkback.a
 backend_blk_libblkback_a_SOURCES = \
@@ -11,6 +12,7 @@ backend_blk_libblkback_a_SOURCES = \
 	backend/blk/io.c \
 	backend/blk/pgrant.c \
 	backend/blk/queue.c \
+	backend/blk/copy.c \
 	backend/blk/xs.c \
 	backend/blk/blkback-internal.h
 backend_blk_libblkback_a_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) \
@@ -41,13 +43,19 @@ tests_unit_blkback_pgrant_test_SOURCES = tests/unit/blkback_pgrant_test.c
 tests_unit_blkback_pgrant_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) $(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_blkback_pgrant_test_LDADD = backend/blk/libblkback.a $(LIBURING_LIBS) $(CUTEST_LIBS)
 
-# The data path of one queue, in-process over a fake platform.
-check_PROGRAMS += tests/unit/blkback_queue_test
-TESTS += tests/unit/blkback_queue_test
-tests_unit_blkback_queue_test_SOURCES = tests/unit/blkback_queue_test.c
+# The data path of one queue, in-process over a fake platform
+# (tests/unit/blkback_fx.c): grants mapped, and the grant-copy mode.
+check_PROGRAMS += tests/unit/blkback_queue_test tests/unit/blkback_copy_test
+TESTS += tests/unit/blkback_queue_test tests/unit/blkback_copy_test
+tests_unit_blkback_queue_test_SOURCES = tests/unit/blkback_queue_test.c \
+	tests/unit/blkback_fx.c tests/unit/blkback_fx.h
 tests_unit_blkback_queue_test_CPPFLAGS = $(AM_CPPFLAGS) $(LIBURING_CFLAGS) \
 	$(XENSTORE_CFLAGS) $(CUNIT_CFLAGS)
 tests_unit_blkback_queue_test_LDADD = $(BLKBACK_LIBS) $(CUTEST_LIBS)
+tests_unit_blkback_copy_test_SOURCES = tests/unit/blkback_copy_test.c \
+	tests/unit/blkback_fx.c tests/unit/blkback_fx.h
+tests_unit_blkback_copy_test_CPPFLAGS = $(tests_unit_blkback_queue_test_CPPFLAGS)
+tests_unit_blkback_copy_test_LDADD = $(BLKBACK_LIBS) $(CUTEST_LIBS)
 
 # The worker program refuses bad keys (against tests/sim/xenstore_server).
 check_PROGRAMS += tests/unit/blkback_worker_test

@@ -28,6 +28,17 @@ static long worker_args_num(const char *s, unsigned long max)
     return (long)v;
 }
 
+int worker_args_data(const char *s, enum worker_data *data)
+{
+    if (strcmp(s, "map") == 0)
+        *data = WORKER_DATA_MAP;
+    else if (strcmp(s, "copy") == 0)
+        *data = WORKER_DATA_COPY;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 /* One option's value into a. 0 or -EINVAL. */
 static int worker_args_opt(struct worker_args *a, int c, const char *arg,
                            unsigned int max_poll_us)
@@ -72,6 +83,8 @@ static int worker_args_opt(struct worker_args *a, int c, const char *arg,
     case 'P':
         a->poll_us = (int)v;
         break;
+    case 'D':
+        return worker_args_data(arg, &a->data);
     case 'a':
         a->adopt = true;
         break;
@@ -95,6 +108,7 @@ int worker_args_parse(struct worker_args *a, int argc, char **argv,
         {"status-fd", required_argument, NULL, 's'},
         {"journal-fd", required_argument, NULL, 'j'},
         {"poll-us", required_argument, NULL, 'P'},
+        {"data", required_argument, NULL, 'D'},
         {"adopt", no_argument, NULL, 'a'},
         {NULL, 0, NULL, 0},
     };

@@ -11,6 +11,9 @@
  *   pgrant.c  the persistent-grant cache: gref -> mapped page, bounded, LRU.
  *   queue.c   one queue's data path: take a batch of requests off the ring,
  *             validate, map their grants, queue them to io.c, respond.
+ *   copy.c    the other data mode of queue.c (--data copy): no data page
+ *             is mapped; data moves by batched grant copies between the
+ *             guest's pages and a bounded pool of the queue's own buffers.
  *   xs.c      xenstore: the toolstack's and the frontend's keys in, the
  *             device's features out.
  *   worker.c  the drvdomd worker program: one thread per queue.
@@ -333,6 +336,8 @@ struct blkback_dev {
     atomic_flag first_done;        /* "first-response" said */
     uint8_t *journal; /* BLKBACK_JOURNAL_SLOT bytes per queue, or NULL */
     uint32_t poll_us; /* busy-poll window after activity (0: sleep at once) */
+    bool copy; /* data by grant copy through own buffers (copy.c), else the
+                  guest's pages are mapped and I/O is done on them */
 };
 
 /* One queue's frontend keys. */
@@ -360,6 +365,8 @@ struct blkback_pending {
     uint32_t range_first;     /* index of its first page in that range */
     bool complete;            /* finished: its response may be put */
     int16_t status;           /* BLKIF_RSP_* of that response */
+    uint32_t copy_first;      /* copy mode: its first entry in the batch of
+                                 grant-copy segments being built */
 };
 
 /* Grants of several requests mapped by one plat_gnttab_map call. */
@@ -373,12 +380,14 @@ struct blkback_range {
 
 /* Counters of one queue. */
 struct blkback_queue_stats {
-    uint64_t requests;  /* requests taken off the ring */
-    uint64_t bad;       /* refused by validation or mapping */
-    uint64_t io_errors; /* failed in the storage engine */
-    uint64_t map_calls; /* plat_gnttab_map calls */
-    uint64_t pg_hits;   /* segments found in the persistent cache */
-    uint64_t passes;    /* ring passes that took requests */
+    uint64_t requests;   /* requests taken off the ring */
+    uint64_t bad;        /* refused by validation or mapping */
+    uint64_t io_errors;  /* failed in the storage engine */
+    uint64_t map_calls;  /* plat_gnttab_map calls */
+    uint64_t pg_hits;    /* segments found in the persistent cache */
+    uint64_t passes;     /* ring passes that took requests */
+    uint64_t copy_calls; /* plat_gnttab_copy calls (copy mode) */
+    uint64_t copy_waits; /* times a request waited for pool buffers */
 };
 
 /* One ring and its thread's state: not thread-safe, one thread each. */
@@ -415,8 +424,9 @@ struct blkback_queue {
     struct blkback_io_done *done;      /* nr_ents completions */
     uint64_t now_ms;                   /* clock of this pass (grant LRU) */
     struct blkback_queue_stats st;     /* counters */
-    unsigned peer_sleeps; /* last pushes that notified, in a row (capped) */
-    uint64_t spin_ns;     /* busy-poll window now (adaptive, <= poll_us) */
+    unsigned peer_sleeps;    /* last pushes that notified, in a row (capped) */
+    uint64_t spin_ns;        /* busy-poll window now (adaptive, <= poll_us) */
+    struct blkback_copy *cp; /* copy mode's state (copy.c), else NULL */
 };
 
 int blkback_queue_open(struct blkback_queue *q, struct blkback_dev *dev,
@@ -426,6 +436,51 @@ void blkback_queue_close(struct blkback_queue *q);
 int blkback_queue_pass(struct blkback_queue *q, bool wait);
 int blkback_queue_run(struct blkback_queue *q, int stop_fd);
 void blkback_queue_drain(struct blkback_queue *q);
+/* For copy.c: decide a request's response; refuse one (logged). */
+void blkback_queue_complete(struct blkback_pending *p, int16_t status);
+void blkback_queue_refuse(struct blkback_queue *q, struct blkback_pending *p,
+                          int16_t status, const char *why);
+
+/* ------------------------------------------------------------------ copy.c */
+
+/* Pool pages per ring slot: a direct request's most segments. */
+#define BLKBACK_COPY_PAGES_PER_ENT BLKIF_MAX_SEGMENTS_PER_REQUEST
+/* Most pages in one queue's pool (16 MiB): bounds a large ring's memory. */
+#define BLKBACK_COPY_POOL_MAX 4096u
+
+/* Page-aligned buffers of one queue, allocated once: not thread-safe. */
+struct blkback_copy_pool {
+    uint8_t *base;    /* npages pages, mapped and populated at init */
+    uint32_t npages;  /* pages in the pool */
+    uint32_t *free;   /* stack of free page indexes */
+    uint32_t nr_free; /* entries on it */
+};
+
+uint32_t blkback_copy_pool_size(uint32_t nr_ents, uint32_t max_segs);
+int blkback_copy_pool_init(struct blkback_copy_pool *pool, uint32_t npages);
+void blkback_copy_pool_destroy(struct blkback_copy_pool *pool);
+bool blkback_copy_pool_get(struct blkback_copy_pool *pool, void **pages,
+                           unsigned n);
+void blkback_copy_pool_put(struct blkback_copy_pool *pool, void *const *pages,
+                           unsigned n);
+
+/* Copy mode's state of one queue (blkback_queue.cp). */
+struct blkback_copy {
+    struct blkback_copy_pool pool;     /* the data buffers */
+    struct plat_gntcopy_seg *segs;     /* a batch: max_batch segments */
+    uint32_t max_batch;                /* pool pages, or indirect pages */
+    uint32_t *wait;                    /* FIFO of contexts, nr_ents slots */
+    uint32_t wait_head, wait_tail;     /* free-running FIFO indexes */
+    struct blkif_request_segment *raw; /* indirect segments fetched:
+                                          max_segs per context */
+    struct iovec *iov;                 /* max_segs scratch iovecs */
+};
+
+int blkback_copy_open(struct blkback_queue *q);
+void blkback_copy_close(struct blkback_queue *q);
+void blkback_copy_dispatch(struct blkback_queue *q, unsigned n, uint32_t first);
+void blkback_copy_start(struct blkback_queue *q);
+int blkback_copy_reap(struct blkback_queue *q, bool wait);
 
 /* -------------------------------------------------------------------- xs.c */
 
@@ -439,6 +494,7 @@ struct blkback_be_cfg {
     bool secure_discard;  /* drvdom-secure-discard: BLKSECDISCARD works */
     uint32_t sector_size; /* drvdom-sector-size, 0: the store's */
     uint32_t physical_sector_size; /* drvdom-physical-sector-size, 0 */
+    bool persistent; /* feature-persistent as offered (absent: 1) */
 };
 
 /* The frontend's keys. */
@@ -449,7 +505,7 @@ struct blkback_fe_cfg {
 };
 
 unsigned blkback_xs_max_queues(void);
-void blkback_xs_print_features(FILE *out);
+void blkback_xs_print_features(FILE *out, bool persistent);
 int blkback_xs_read_backend(struct xs_handle *xs, const char *dir,
                             struct blkback_be_cfg *cfg, char *msg, size_t len);
 void blkback_xs_backend_free(struct blkback_be_cfg *cfg);

@@ -19,6 +19,8 @@
  *   reap     unmap (or release to the cache) what completed;
  *   answer   put the responses in ring order (see blkback_queue_answer);
  *   push     publish the responses and notify once.
+ * In copy mode (dev->copy) no data page is mapped: validate, buffers and
+ * grant copies are copy.c's, and reap hands over to it.
  * Everything is allocated by blkback_queue_open(), sized by the ring: the
  * ring never holds more requests than it has response slots, so the
  * request at ring position i has context i mod nr_ents, and the
@@ -59,7 +61,7 @@ static void blkback_queue_pg_unmap(void *opaque, const grant_ref_t *grefs,
 /* ------------------------------------------------------------ responses */
 
 /* The request at ring position p's response slot is decided. */
-static void blkback_queue_complete(struct blkback_pending *p, int16_t status)
+void blkback_queue_complete(struct blkback_pending *p, int16_t status)
 {
     p->status = status;
     p->complete = true;
@@ -105,9 +107,9 @@ static void blkback_queue_answer(struct blkback_queue *q)
         blkback_queue_first(q);
 }
 
-static void blkback_queue_refuse(struct blkback_queue *q,
-                                 struct blkback_pending *p, int16_t status,
-                                 const char *why)
+/* p refused: logged (the first BLKBACK_LOG_BAD), answered with status. */
+void blkback_queue_refuse(struct blkback_queue *q, struct blkback_pending *p,
+                          int16_t status, const char *why)
 {
     if (q->st.bad++ < BLKBACK_LOG_BAD)
         fprintf(stderr, "%s: request id %llu op %u refused: %s%s\n", q->name,
@@ -433,6 +435,8 @@ static int blkback_queue_reap(struct blkback_queue *q, bool wait)
     struct blkback_pending *p;
     int n, i;
 
+    if (q->cp != NULL)
+        return blkback_copy_reap(q, wait);
     n = blkback_io_reap(&q->io, q->done, q->nr_ents, wait);
     for (i = 0; i < n; i++) {
         p = &q->pend[q->done[i].tag];
@@ -479,14 +483,19 @@ int blkback_queue_pass(struct blkback_queue *q, bool wait)
     if (n < 0)
         return n;
     /* Never more in flight than the ring has slots: position = context. */
-    for (i = 0; i < n; i++)
+    if (q->cp != NULL)
+        blkback_copy_dispatch(q, (unsigned)n, first);
+    for (i = 0; q->cp == NULL && i < n; i++)
         blkback_queue_dispatch(q, &q->reqs[i],
                                (first + (uint32_t)i) & (q->nr_ents - 1));
     if (n > 0) {
         q->st.requests += (unsigned)n;
         q->st.passes++;
-        blkback_queue_start_pass(q);
     }
+    if (q->cp != NULL)
+        blkback_copy_start(q); /* also what waited for buffers */
+    else if (n > 0)
+        blkback_queue_start_pass(q);
     err = blkback_io_submit(&q->io);
     if (err < 0)
         return err;
@@ -782,6 +791,8 @@ int blkback_queue_open(struct blkback_queue *q, struct blkback_dev *dev,
             return ret;
     }
     ret = blkback_queue_alloc(q);
+    if (ret == 0 && dev->copy)
+        ret = blkback_copy_open(q);
     if (ret < 0)
         fprintf(stderr, "%s: out of memory for %u requests\n", q->name,
                 q->nr_ents);
@@ -811,6 +822,7 @@ void blkback_queue_close(struct blkback_queue *q)
     if (q->io_ready)
         blkback_io_close(&q->io);
     q->io_ready = false;
+    blkback_copy_close(q);
     blkback_pgrant_destroy(&q->pg);
     if (q->port)
         plat_evtchn_unbind(q->ec, q->port);

@@ -4,7 +4,7 @@
  *   drvdom-blkback --features
  *   drvdom-blkback --type vbd --fe N --devid D --backend-path P
  *                  --frontend-path F --status-fd FD [--journal-fd J]
- *                  [--poll-us US] [--adopt]
+ *                  [--poll-us US] [--data copy|map] [--adopt]
  *
  * Serves the file or block device named by the backend's "params" to one
  * frontend over xen/io/blkif.h: reads the toolstack's and the frontend's
@@ -17,7 +17,12 @@
  * are acted on, so an adopting worker gets from it the requests whose ring
  * slots responses may already have overwritten. After activity a queue
  * busy-polls its ring and its completions for US microseconds (default
- * BLKBACK_POLL_US, 0: off) before it sleeps. Exit status: 0 on a signal, 3
+ * BLKBACK_POLL_US, 0: off) before it sleeps. --data (else the environment's
+ * DRVDOM_BLKBACK_DATA, which drvdomd's workers inherit) says how data moves:
+ * copy (the default on Xen) grant-copies it through the queue's own buffers
+ * (copy.c) and offers no persistent grants; map (the default on the sim
+ * platform) maps the guest's pages and does the I/O on them (queue.c).
+ * Exit status: 0 on a signal, 3
  * when the frontend's keys, refs, ports or ring are unusable (or it broke a
  * ring later), 1 for anything else (the backing store, the toolstack's keys), 2
  * for usage.
@@ -76,17 +81,40 @@ static const char blkback_usage[] =
     "usage: drvdom-blkback --features\n"
     "       drvdom-blkback --type vbd --fe N --devid D --backend-path P\n"
     "                      --frontend-path F --status-fd FD\n"
-    "                      [--journal-fd J] [--poll-us US] [--adopt]\n"
+    "                      [--journal-fd J] [--poll-us US]\n"
+    "                      [--data copy|map] [--adopt]\n"
     "Serves the backend's \"params\" file or block device to frontend N\n"
-    "over blkif; run by drvdomd (see drvdom-blkback(8)).\n";
+    "over blkif; run by drvdomd (see drvdom-blkback(8)). --data defaults\n"
+    "to $DRVDOM_BLKBACK_DATA, else copy on Xen, map on the sim platform.\n";
+
+/* --data, else DRVDOM_BLKBACK_DATA, else the platform's. 0 or -EINVAL. */
+static int blkback_data_mode(struct worker_args *a)
+{
+    const char *env = getenv("DRVDOM_BLKBACK_DATA");
+
+    if (a->data != WORKER_DATA_DEFAULT)
+        return 0;
+    if (env != NULL && env[0] != '\0') {
+        if (worker_args_data(env, &a->data) == 0)
+            return 0;
+        fprintf(stderr,
+                "drvdom-blkback: DRVDOM_BLKBACK_DATA=%s: not copy "
+                "or map\n",
+                env);
+        return -EINVAL;
+    }
+    a->data = plat_current() == PLAT_XEN ? WORKER_DATA_COPY : WORKER_DATA_MAP;
+    return 0;
+}
 
 /* The command line (worker-args.c) and the options only blkback has. */
 static int blkback_parse(struct worker_args *a, int argc, char **argv)
 {
-    if (worker_args_parse(a, argc, argv, "vbd", BLKBACK_POLL_US_MAX) < 0)
+    if (worker_args_parse(a, argc, argv, "vbd", BLKBACK_POLL_US_MAX) < 0 ||
+        blkback_data_mode(a) < 0)
         return -EINVAL;
     if (a->features) {
-        blkback_xs_print_features(stdout);
+        blkback_xs_print_features(stdout, a->data == WORKER_DATA_MAP);
         exit(BLKBACK_EXIT_OK);
     }
     if (a->help) {
@@ -146,7 +174,8 @@ static int blkback_setup_keys(struct blkback_worker *w, struct xs_handle *xs)
         fprintf(stderr, "%s: refusing the frontend: %s\n", w->dev.name, msg);
         return BLKBACK_EXIT_PEER;
     }
-    w->dev.persistent = w->fe.persistent;
+    /* Both ends offered it; never in copy mode, whatever was offered. */
+    w->dev.persistent = w->fe.persistent && w->be.persistent && !w->dev.copy;
     return BLKBACK_EXIT_OK;
 }
 
@@ -336,6 +365,7 @@ int main(int argc, char **argv)
     w.dev.status_fd = w.a.status_fd;
     w.dev.report_first = w.a.adopt;
     w.dev.poll_us = (uint32_t)w.a.poll_us;
+    w.dev.copy = w.a.data == WORKER_DATA_COPY;
     atomic_flag_clear(&w.dev.first_done);
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&mask);
@@ -353,9 +383,10 @@ int main(int argc, char **argv)
     if (status == BLKBACK_EXIT_OK) {
         blkback_drop_privileges(&w);
         blkback_status(&w, "connected\n");
-        fprintf(stderr, "%s: connected: %s, %llu sectors, %u queue(s)%s%s\n",
+        fprintf(stderr, "%s: connected: %s, %llu sectors, %u queue(s)%s%s%s\n",
                 w.dev.name, w.be.params,
                 (unsigned long long)w.dev.geom.nr_sectors, w.fe.nr_queues,
+                w.dev.copy ? ", data by grant copy" : ", grants mapped",
                 w.dev.persistent ? ", persistent grants" : "",
                 w.a.adopt ? ", adopted" : "");
         status = blkback_serve(&w, sfd);

@@ -5,7 +5,8 @@
  *   in, backend dir (toolstack):  params, mode, device-type, discard-enable,
  *                                 drvdom-sector-size, drvdom-physical-
  *                                 sector-size, drvdom-buffered-io,
- *                                 drvdom-secure-discard
+ *                                 drvdom-secure-discard, feature-persistent
+ *                                 (what drvdomd wrote at probe)
  *   in, frontend dir:             protocol, feature-persistent,
  *                                 multi-queue-num-queues, ring-page-order,
  *                                 [queue-N/]ring-ref[N], event-channel
@@ -52,16 +53,21 @@ unsigned blkback_xs_max_queues(void)
     return n > (long)BLKBACK_MAX_QUEUES ? BLKBACK_MAX_QUEUES : (unsigned)n;
 }
 
-/* The static features drvdomd writes at probe ("key value" lines). */
-void blkback_xs_print_features(FILE *out)
+/*
+ * The static features drvdomd writes at probe ("key value" lines).
+ * Persistent grants only pay off when grants are mapped (--data map): in
+ * copy mode "feature-persistent 0" keeps Linux blkfront granting its bio
+ * pages directly instead of copying them into persistent pages first.
+ */
+void blkback_xs_print_features(FILE *out, bool persistent)
 {
     fprintf(out,
             "max-ring-page-order %u\n"
             "multi-queue-max-queues %u\n"
             "feature-max-indirect-segments %u\n"
-            "feature-persistent 1\n",
+            "feature-persistent %d\n",
             RINGBUF_MAX_ORDER, blkback_xs_max_queues(),
-            BLKBACK_MAX_INDIRECT_SEGS);
+            BLKBACK_MAX_INDIRECT_SEGS, persistent);
 }
 
 /*
@@ -152,6 +158,9 @@ int blkback_xs_read_backend(struct xs_handle *xs, const char *dir,
     if (ret == 0)
         ret = blkback_xs_sector_key(xs, dir, "drvdom-physical-sector-size",
                                     &cfg->physical_sector_size, msg, len);
+    if (ret == 0)
+        ret = blkback_xs_bool(xs, dir, "feature-persistent", true,
+                              &cfg->persistent, msg, len);
     return ret;
 
 errout:

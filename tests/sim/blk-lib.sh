@@ -18,9 +18,11 @@ worker_pid() { key "$DRUN/vbd-$1-$2" pid; }
 worker_changed() { w_=$(worker_pid "$1" "$2"); [ -n "$w_" ] && [ "$w_" != "$3" ]; }
 drvdomd_pid() { cat "$T_DIR/drvdomd.pid" 2>/dev/null; }
 
-# b_start: the daemon, then the driver domain running drvdomd in a loop
-# (stopped by b_stop).
+# b_start [MODE]: the daemon, then the driver domain running drvdomd in a
+# loop (stopped by b_stop); drvdom-blkback's data mode (map or copy; default:
+# the platform's, map) is what $T_DIR/data says when drvdomd starts.
 b_start() {
+    echo "${1:-}" >"$T_DIR/data"
     for p in "$HV" "$DRVDOMD" "$BLKBACK" "$BLKFRONT" "$XSGTOOL"; do
         [ -x "$p" ] || t_fail "build $p first"
     done
@@ -29,13 +31,35 @@ b_start() {
     wait_for test -S "$XENSTORED_PATH" || t_fail "simhv serves no xenstore"
     DRV=$(hv create --name drv /bin/sh -c "
         while [ ! -e '$T_DIR/stop' ]; do
-            '$DRVDOMD' --worker vbd='$BLKBACK' --run-dir '$DRUN' \
+            DRVDOM_BLKBACK_DATA=\$(cat '$T_DIR/data') \
+                '$DRVDOMD' --worker vbd='$BLKBACK' --run-dir '$DRUN' \
                 2>>'$T_DIR/drvdomd.log' &
             echo \$! >'$T_DIR/drvdomd.pid'
             wait \$!
         done") || t_fail "create driver domain"
     wait_for test -s "$T_DIR/drvdomd.pid" || t_fail "drvdomd did not start"
 }
+
+# b_data MODE: drvdomd restarted (no device attached) so that its workers
+# move data in MODE (map or copy).
+b_data() {
+    echo "$1" >"$T_DIR/data"
+    p_=$(drvdomd_pid)
+    kill -TERM "$p_" || t_fail "stop drvdomd $p_"
+    wait_for drvdomd_changed "$p_" || t_fail "drvdomd not restarted"
+}
+drvdomd_changed() { p2_=$(drvdomd_pid); [ -n "$p2_" ] && [ "$p2_" != "$1" ]; }
+
+# b_mode FE DEVID MODE: the device's worker moves data in MODE; copy offers
+# no persistent grants.
+b_mode() {
+    wait_for grep -q "vbd/$1/$2: connected: .*, $(b_mode_says "$3")" \
+        "$T_DIR/drvdomd.log" || t_fail "vbd $1/$2 not in $3 mode"
+    fp_=$(xt read "$(be_path "$1" "$2")/feature-persistent")
+    [ "$fp_" = "$([ "$3" = copy ] && echo 0 || echo 1)" ] ||
+        t_fail "vbd $1/$2 in $3 mode: feature-persistent $fp_"
+}
+b_mode_says() { [ "$1" = copy ] && echo "data by grant copy" || echo "grants mapped"; }
 
 # b_disk NAME SIZE_MB: a disk file of random content in the scratch dir.
 b_disk() {

@@ -1,0 +1,433 @@
+/*
+ * copy.c - the grant-copy data mode of a queue (--data copy), as QEMU's
+ * qdisk moves data: no page of the guest is ever mapped, so no disk I/O is
+ * ever in flight on a grant mapping (on Linux 6.1 a process that dies with
+ * O_DIRECT I/O on gntdev-mapped pages corrupts dom0's page state, see
+ * docs/testbed.md), and the backend keeps no mapping a guest could revoke.
+ *
+ * Each queue owns a pool of page-aligned buffers, allocated and populated
+ * once (blkback_copy_pool_*): BLKBACK_COPY_PAGES_PER_ENT pages per ring slot
+ * (room for a full ring of direct requests), at least one largest request,
+ * at most BLKBACK_COPY_POOL_MAX. A segment gets a page of its own and keeps
+ * the guest's offset in it, so a buffer is as aligned as the guest's page
+ * was (O_DIRECT) and no copy crosses a page on either side.
+ *
+ *   dispatch  parse every request taken; an indirect request's descriptor
+ *             pages are fetched by grant copy, all of the pass's in one
+ *             plat_gnttab_copy call, then validated;
+ *   start     requests take their buffers in ring order (a FIFO): the one
+ *             at the head waits, and every one after it, until buffers
+ *             free up (bounded, never dropped, never reordered, so a
+ *             barrier cannot overtake); the data of every WRITE started
+ *             is copied guest -> buffer in one call, then the I/O queued;
+ *   reap      every READ completed is copied buffer -> guest in one call
+ *             before its response; the buffers go back to the pool.
+ * A segment whose copy fails (GNTST_*: a bad or revoked grant, a read into
+ * a read-only one) fails its request only, with BLKIF_RSP_ERROR.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "backend/blk/blkback-internal.h"
+
+/* ------------------------------------------------------------------ pool */
+
+/* Pages for a ring of nr_ents slots whose requests have up to max_segs. */
+uint32_t blkback_copy_pool_size(uint32_t nr_ents, uint32_t max_segs)
+{
+    uint64_t n = (uint64_t)nr_ents * BLKBACK_COPY_PAGES_PER_ENT;
+
+    if (n > BLKBACK_COPY_POOL_MAX)
+        n = BLKBACK_COPY_POOL_MAX;
+    if (n < max_segs)
+        n = max_segs;
+    return (uint32_t)n;
+}
+
+/* npages buffers, populated now (no fault on the per-request path). */
+int blkback_copy_pool_init(struct blkback_copy_pool *pool, uint32_t npages)
+{
+    size_t len = (size_t)npages * BLKBACK_PAGE_SIZE;
+    uint32_t i;
+
+    memset(pool, 0, sizeof(*pool));
+    if (npages == 0)
+        return -EINVAL;
+    pool->free = calloc(npages, sizeof(*pool->free));
+    if (pool->free == NULL)
+        return -ENOMEM;
+    pool->base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (pool->base == MAP_FAILED) {
+        pool->base = NULL;
+        free(pool->free);
+        pool->free = NULL;
+        return -ENOMEM;
+    }
+    pool->npages = npages;
+    for (i = 0; i < npages; i++)
+        pool->free[i] = npages - 1 - i;
+    pool->nr_free = npages;
+    return 0;
+}
+
+/* Idempotent. */
+void blkback_copy_pool_destroy(struct blkback_copy_pool *pool)
+{
+    if (pool->base != NULL)
+        munmap(pool->base, (size_t)pool->npages * BLKBACK_PAGE_SIZE);
+    free(pool->free);
+    memset(pool, 0, sizeof(*pool));
+}
+
+/* n pages into pages[], all or none: false when fewer are free. */
+bool blkback_copy_pool_get(struct blkback_copy_pool *pool, void **pages,
+                           unsigned n)
+{
+    unsigned i;
+
+    if (n > pool->nr_free)
+        return false;
+    for (i = 0; i < n; i++)
+        pages[i] = pool->base +
+                   (size_t)pool->free[--pool->nr_free] * BLKBACK_PAGE_SIZE;
+    return true;
+}
+
+/* Give back n pages that blkback_copy_pool_get handed out. */
+void blkback_copy_pool_put(struct blkback_copy_pool *pool, void *const *pages,
+                           unsigned n)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++)
+        pool->free[pool->nr_free++] =
+            (uint32_t)(((uint8_t *)pages[i] - pool->base) / BLKBACK_PAGE_SIZE);
+}
+
+/* ------------------------------------------------------------ open/close */
+
+/* Pool, batch, FIFO and indirect areas of q (q->nr_ents, q->max_segs set). */
+int blkback_copy_open(struct blkback_queue *q)
+{
+    uint32_t npages = blkback_copy_pool_size(q->nr_ents, q->max_segs);
+    uint32_t ind = q->nr_ents * blkback_indirect_pages(q->max_segs);
+    struct blkback_copy *c;
+    int ret;
+
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return -ENOMEM;
+    q->cp = c;
+    ret = blkback_copy_pool_init(&c->pool, npages);
+    if (ret < 0)
+        return ret;
+    c->max_batch = npages > ind ? npages : ind;
+    c->segs = calloc(c->max_batch, sizeof(*c->segs));
+    c->wait = calloc(q->nr_ents, sizeof(*c->wait));
+    c->raw = calloc((size_t)q->nr_ents * q->max_segs, sizeof(*c->raw));
+    c->iov = calloc(q->max_segs, sizeof(*c->iov));
+    if (c->segs == NULL || c->wait == NULL || c->raw == NULL || c->iov == NULL)
+        return -ENOMEM;
+    return 0;
+}
+
+/* Idempotent; nothing may be in flight. */
+void blkback_copy_close(struct blkback_queue *q)
+{
+    struct blkback_copy *c = q->cp;
+
+    if (c == NULL)
+        return;
+    blkback_copy_pool_destroy(&c->pool);
+    free(c->segs);
+    free(c->wait);
+    free(c->raw);
+    free(c->iov);
+    free(c);
+    q->cp = NULL;
+}
+
+/* ---------------------------------------------------------------- batch */
+
+/* Append a copy between the guest's page gref (at off) and buf to c->segs. */
+static void blkback_copy_add(struct blkback_queue *q, uint32_t *nb,
+                             grant_ref_t gref, uint32_t off, void *buf,
+                             uint32_t len, bool to_guest)
+{
+    struct plat_gntcopy_seg *s = &q->cp->segs[(*nb)++];
+    union plat_gntcopy_ptr guest = {
+        .foreign = {.ref = gref, .offset = (uint16_t)off, .domid = q->dev->fe},
+    };
+
+    s->len = (uint16_t)len;
+    s->status = GNTST_general_error;
+    if (to_guest) {
+        s->source.virt = buf;
+        s->dest = guest;
+        s->flags = GNTCOPY_dest_gref;
+    } else {
+        s->source = guest;
+        s->dest.virt = buf;
+        s->flags = GNTCOPY_source_gref;
+    }
+}
+
+/* Copy the batch's nb segments; a failed call fails every segment. */
+static void blkback_copy_run(struct blkback_queue *q, uint32_t nb)
+{
+    uint32_t i;
+
+    if (nb == 0)
+        return;
+    q->st.copy_calls++;
+    if (plat_gnttab_copy(q->gt, nb, q->cp->segs) < 0)
+        for (i = 0; i < nb; i++)
+            q->cp->segs[i].status = GNTST_general_error;
+}
+
+/* Every one of the n segments from first copied. */
+static bool blkback_copy_ok(const struct blkback_queue *q, uint32_t first,
+                            unsigned n)
+{
+    unsigned i;
+
+    for (i = 0; i < n; i++)
+        if (q->cp->segs[first + i].status != GNTST_okay)
+            return false;
+    return true;
+}
+
+/* ------------------------------------------------------------- dispatch */
+
+/* Queue the fetch of p's indirect pages (idx: its context) in the batch. */
+static void blkback_copy_add_indirect(struct blkback_queue *q,
+                                      struct blkback_pending *p, uint32_t idx,
+                                      uint32_t *nb)
+{
+    unsigned per = BLKBACK_SEGS_PER_INDIRECT_PAGE, n = p->req.nr_segs, i;
+    struct blkif_request_segment *raw = &q->cp->raw[(size_t)idx * q->max_segs];
+    unsigned cnt;
+
+    p->copy_first = *nb;
+    for (i = 0; i < p->req.nr_indirect; i++) {
+        cnt = n - i * per < per ? n - i * per : per;
+        blkback_copy_add(q, nb, p->req.indirect_grefs[i], 0, &raw[i * per],
+                         cnt * (uint32_t)sizeof(*raw), false);
+    }
+}
+
+/* An indirect request's fetched segments: validated, or p refused. */
+static bool blkback_copy_indirect_done(struct blkback_queue *q,
+                                       struct blkback_pending *p, uint32_t idx)
+{
+    enum blkback_bad bad;
+
+    if (!blkback_copy_ok(q, p->copy_first, p->req.nr_indirect)) {
+        blkback_queue_refuse(q, p, BLKIF_RSP_ERROR,
+                             "indirect page grant unusable");
+        return false;
+    }
+    bad = blkback_ring_parse_indirect(&p->req, &q->dev->geom,
+                                      &q->cp->raw[(size_t)idx * q->max_segs],
+                                      p->segs);
+    if (bad != BLKBACK_OK) {
+        blkback_queue_refuse(q, p, blkback_bad_status(bad),
+                             blkback_bad_str(bad));
+        return false;
+    }
+    return true;
+}
+
+static void blkback_copy_wait_push(struct blkback_queue *q, uint32_t idx)
+{
+    struct blkback_copy *c = q->cp;
+
+    c->wait[c->wait_tail++ & (q->nr_ents - 1)] = idx;
+}
+
+/*
+ * Validate the n requests taken this pass (ring positions first..), fetch
+ * the indirect ones' segments (one copy call for the pass) and put the
+ * accepted ones at the tail of the FIFO, in ring order.
+ */
+void blkback_copy_dispatch(struct blkback_queue *q, unsigned n, uint32_t first)
+{
+    struct blkback_pending *p;
+    enum blkback_bad bad;
+    uint32_t nb = 0, idx, i, npass = 0;
+
+    for (i = 0; i < n; i++) {
+        idx = (first + i) & (q->nr_ents - 1);
+        p = &q->pend[idx];
+        bad = blkback_ring_parse(&q->reqs[i], &q->dev->geom, &p->req, p->segs);
+        p->range = BLKBACK_NONE;
+        p->nr_mapped = 0;
+        if (bad != BLKBACK_OK) {
+            blkback_queue_refuse(q, p, blkback_bad_status(bad),
+                                 blkback_bad_str(bad));
+            continue;
+        }
+        if (p->req.indirect)
+            blkback_copy_add_indirect(q, p, idx, &nb);
+        q->pass[npass++] = idx;
+    }
+    blkback_copy_run(q, nb);
+    for (i = 0; i < npass; i++) {
+        p = &q->pend[q->pass[i]];
+        if (p->req.indirect && !blkback_copy_indirect_done(q, p, q->pass[i]))
+            continue;
+        if (p->req.op == BLKIF_OP_DISCARD)
+            p->req.nr_segs = 0;
+        blkback_copy_wait_push(q, q->pass[i]);
+    }
+}
+
+/* ---------------------------------------------------------------- start */
+
+/* Data goes from the guest to the disk (WRITE, WRITE_BARRIER). */
+static bool blkback_copy_in(const struct blkback_pending *p)
+{
+    return p->req.op != BLKIF_OP_READ && p->req.nr_segs > 0;
+}
+
+/*
+ * Take buffers for the head of the FIFO and what follows while the pool
+ * has them; batch the WRITE data copies. The started contexts go to
+ * q->pass; returns their count.
+ */
+static uint32_t blkback_copy_take(struct blkback_queue *q, uint32_t *nb)
+{
+    struct blkback_copy *c = q->cp;
+    struct blkback_pending *p;
+    uint32_t idx, npass = 0;
+    unsigned i;
+
+    while (c->wait_head != c->wait_tail) {
+        idx = c->wait[c->wait_head & (q->nr_ents - 1)];
+        p = &q->pend[idx];
+        if (!blkback_copy_pool_get(&c->pool, p->pages, p->req.nr_segs)) {
+            q->st.copy_waits++;
+            break;
+        }
+        c->wait_head++;
+        p->nr_mapped = p->req.nr_segs; /* pages[] holds pool buffers */
+        p->copy_first = *nb;
+        if (blkback_copy_in(p))
+            for (i = 0; i < p->req.nr_segs; i++)
+                blkback_copy_add(q, nb, p->segs[i].gref, p->segs[i].offset,
+                                 (uint8_t *)p->pages[i] + p->segs[i].offset,
+                                 p->segs[i].len, false);
+        q->pass[npass++] = idx;
+    }
+    return npass;
+}
+
+/* Give p's buffers back to the pool. */
+static void blkback_copy_release(struct blkback_queue *q,
+                                 struct blkback_pending *p)
+{
+    blkback_copy_pool_put(&q->cp->pool, p->pages, p->nr_mapped);
+    p->nr_mapped = 0;
+}
+
+/* Hand p to the engine on its buffers. 0 or the engine's -errno. */
+static int blkback_copy_queue_io(struct blkback_queue *q, uint32_t idx)
+{
+    struct blkback_pending *p = &q->pend[idx];
+    struct iovec *iov = q->cp->iov;
+    unsigned i;
+
+    for (i = 0; i < p->req.nr_segs; i++) {
+        iov[i].iov_base = (uint8_t *)p->pages[i] + p->segs[i].offset;
+        iov[i].iov_len = p->segs[i].len;
+    }
+    return blkback_io_queue(&q->io, idx, &p->req, iov, p->req.nr_segs);
+}
+
+/*
+ * Start what the pool has buffers for, in ring order: one copy call for
+ * the data of every WRITE among them, then each to the engine (submitted
+ * by the caller).
+ */
+void blkback_copy_start(struct blkback_queue *q)
+{
+    struct blkback_pending *p;
+    uint32_t nb = 0, npass, i;
+
+    npass = blkback_copy_take(q, &nb);
+    blkback_copy_run(q, nb);
+    for (i = 0; i < npass; i++) {
+        p = &q->pend[q->pass[i]];
+        if (blkback_copy_in(p) &&
+            !blkback_copy_ok(q, p->copy_first, p->req.nr_segs)) {
+            blkback_copy_release(q, p);
+            blkback_queue_refuse(q, p, BLKIF_RSP_ERROR, "grant copy failed");
+            continue;
+        }
+        if (blkback_copy_queue_io(q, q->pass[i]) < 0) {
+            blkback_copy_release(q, p);
+            blkback_queue_refuse(q, p, BLKIF_RSP_ERROR,
+                                 "storage engine refused it");
+            continue;
+        }
+        q->inflight++;
+    }
+}
+
+/* ----------------------------------------------------------------- reap */
+
+/* Log an I/O error (the first BLKBACK_LOG_BAD of them). */
+static void blkback_copy_io_error(struct blkback_queue *q,
+                                  const struct blkback_pending *p, int err)
+{
+    if (q->st.io_errors++ < BLKBACK_LOG_BAD)
+        fprintf(stderr, "%s: request id %llu op %u: %s\n", q->name,
+                (unsigned long long)p->req.id, p->req.rsp_op, strerror(-err));
+}
+
+/*
+ * Answer what the engine finished: a successful READ's data is copied to
+ * the guest first, all of them in one call; buffers go back to the pool.
+ * Returns the count, or -errno.
+ */
+int blkback_copy_reap(struct blkback_queue *q, bool wait)
+{
+    struct blkback_pending *p;
+    uint32_t nb = 0;
+    unsigned k;
+    int n, i;
+
+    n = blkback_io_reap(&q->io, q->done, q->nr_ents, wait);
+    for (i = 0; i < n; i++) {
+        p = &q->pend[q->done[i].tag];
+        p->copy_first = nb;
+        if (q->done[i].err == 0 && p->req.op == BLKIF_OP_READ)
+            for (k = 0; k < p->req.nr_segs; k++)
+                blkback_copy_add(q, &nb, p->segs[k].gref, p->segs[k].offset,
+                                 (uint8_t *)p->pages[k] + p->segs[k].offset,
+                                 p->segs[k].len, true);
+    }
+    blkback_copy_run(q, nb);
+    for (i = 0; i < n; i++) {
+        p = &q->pend[q->done[i].tag];
+        blkback_copy_release(q, p);
+        q->inflight--;
+        if (q->done[i].err < 0) {
+            blkback_copy_io_error(q, p, q->done[i].err);
+            blkback_queue_complete(p, blkback_errno_status(q->done[i].err));
+        } else if (p->req.op == BLKIF_OP_READ &&
+                   !blkback_copy_ok(q, p->copy_first, p->req.nr_segs)) {
+            blkback_queue_refuse(q, p, BLKIF_RSP_ERROR,
+                                 "grant copy to the guest failed");
+        } else {
+            blkback_queue_complete(p, BLKIF_RSP_OKAY);
+        }
+    }
+    return n;
+}
