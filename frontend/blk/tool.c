@@ -429,10 +429,8 @@ static int bft_parse(struct bft_opts *o, int argc, char **argv)
         case 't':
             o->runtime = strtod(optarg, NULL);
             break;
-        case 'p': /* 0 turns the adaptive poll off */
+        case 'p': /* 0: no adaptive poll (the default) */
             o->bo.poll_us = (int)strtol(optarg, NULL, 0);
-            if (!o->bo.poll_us)
-                o->bo.poll_us = -1;
             break;
         case 'u':
             o->sock = optarg;

@@ -358,9 +358,8 @@ int blkfront_open(struct blkfront **out, unsigned int devid,
     bf->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : BLKFRONT_TIMEOUT_MS;
     bf->notify = blkfront_notify;
     bf->drain = blkfront_drain;
-    if (o->poll_us >= 0)
-        bf->poll_max_ns = 1000ull * (o->poll_us ? (unsigned int)o->poll_us
-                                                : BLKFRONT_DEFAULT_POLL_US);
+    if (o->poll_us > 0)
+        bf->poll_max_ns = 1000ull * (unsigned int)o->poll_us;
     bf->poll_ns = bf->poll_max_ns;
     ret = plat_domid_self(&bf->self);
     snprintf(bf->name, sizeof(bf->name), "vbd/%u/%u", bf->self, devid);

@@ -47,8 +47,6 @@
 #define BLKFRONT_DEFAULT_DEPTH 32u
 /* Default largest request with and without indirect segments. */
 #define BLKFRONT_DEFAULT_MAX_IO (128u * 1024u)
-/* Default bound of the adaptive poll (see blkfront_wait), microseconds. */
-#define BLKFRONT_DEFAULT_POLL_US 50
 /* Largest request: 256 segments of 4 KiB (Linux's indirect limit). */
 #define BLKFRONT_MAX_IO (1024u * 1024u)
 
@@ -62,7 +60,7 @@ struct blkfront_opts {
     bool no_indirect;         /* never use indirect segments */
     bool ignore_readonly;     /* send writes to a read-only disk (tests) */
     int timeout_ms;           /* for each xenbus step (0: 20 s) */
-    int poll_us;              /* adaptive poll bound (0: 50 us, <0: never) */
+    int poll_us; /* adaptive poll bound in us (<= 0: never, the default) */
 };
 
 /* The connected device: what the backend offered and what was agreed. */
@@ -157,9 +155,11 @@ int blkfront_reap(struct blkfront *bf, struct blkfront_req **done,
 
 /*
  * Like reap, but waits up to timeout_ms (-1: forever) for at least one.
- * Adaptive poll: while requests are outstanding it first spins on the
- * response rings (no system call; the backend is not asked to notify) for a
- * window of at most opts.poll_us, then sleeps on the event channel. The
+ * By default it sleeps on the event channel, as Linux xen-blkfront does: a
+ * polling backend (drvdom-blkback) serves a sleeping frontend best. With
+ * opts.poll_us, an adaptive poll: while requests are outstanding it first spins
+ * on the response rings (no system call; the backend is not asked to notify)
+ * for a window of at most opts.poll_us, then sleeps on the event channel. The
  * window doubles when a sleep ended within the bound and halves when it
  * lasted longer, so a slow device is soon waited for without spinning; an
  * idle device (nothing outstanding) never spins. A backend that is awake
