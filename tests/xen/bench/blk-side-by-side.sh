@@ -5,12 +5,15 @@
 # qdisk and drvdom's blkback to Linux's blkback and of drvdom to qdisk.
 # Linux's blkback and drvdom's (drvdomd in dom0, when built) both serve a
 # loop device over the same tmpfs file; qdisk opens the file itself.
+# drvdom-blkback runs in its Xen default data mode (grant copy), drvdom-map
+# with DRVDOM_BLKBACK_DATA=map (grants mapped, persistent grants).
 # Figures under emulation only mean something side by side.
 . /share/scenarios/lib.sh
 mib=${TB_BENCH_MIB:-32}
 sizes="4k 64k 1M"
 backends="linux-blkback qemu-qdisk"
-command -v drvdom-blkback >/dev/null && backends="$backends drvdom-blkback"
+command -v drvdom-blkback >/dev/null &&
+    backends="$backends drvdom-blkback drvdom-map"
 
 for b in $backends; do
     truncate -s $((mib + 16))M /tmp/disk.img
@@ -18,10 +21,12 @@ for b in $backends; do
     case $b in
     linux-blkback) spec="format=raw,vdev=xvda,access=rw," ;;
     qemu-qdisk) spec="format=raw,vdev=xvda,access=rw,backendtype=qdisk," ;;
-    drvdom-blkback)
+    drvdom-*)
         spec="format=raw,vdev=xvda,access=rw,"
         tb_kernel_blkback off
+        [ $b = drvdom-map ] && export DRVDOM_BLKBACK_DATA=map
         tb_drvdomd vbd=drvdom-blkback
+        unset DRVDOM_BLKBACK_DATA
         target=$(tb_loop /tmp/disk.img $((mib + 16)))
         ;;
     esac
@@ -30,7 +35,11 @@ for b in $backends; do
     tb_wait bench 240
     sed -n "s/^TB-BENCH: /$b /p" "$(tb_console bench)" | tr -d '\r' >>/tmp/bench.results
     : >"$(tb_console bench)"
-    if [ "$b" = drvdom-blkback ]; then
+    if [ "${b%-*}" = drvdom ]; then
+        mode="data by grant copy"
+        [ $b = drvdom-map ] && mode="grants mapped"
+        grep -q "connected: .*, $mode" /var/log/xen/drvdomd.log ||
+            tb_fail "$b: the worker did not say \"$mode\""
         tb_drvdomd_stop
         losetup -d "$target"
         tb_kernel_blkback on
@@ -51,12 +60,12 @@ printf '| block size | op |'
 for b in $backends; do
     printf ' %s |' "$b"
 done
-printf ' qdisk / blkback | drvdom / blkback | drvdom / qdisk |\n'
+printf ' qdisk / blkback | drvdom / blkback | drvdom / qdisk | drvdom-map / blkback |\n'
 printf '|---|---|'
 for b in $backends; do
     printf -- '---:|'
 done
-printf -- '---:|---:|---:|\n'
+printf -- '---:|---:|---:|---:|\n'
 for bs in $sizes; do
     for op in write read; do
         col=3
@@ -65,9 +74,10 @@ for bs in $sizes; do
         for b in $backends; do
             printf ' %s |' "$(awk -v b="$b" -v s="$bs" -v c=$col '$1 == b && $2 == s { print $c }' /tmp/bench.results)"
         done
-        printf ' %s | %s | %s |\n' "$(bench_ratio "$bs" $col qemu-qdisk linux-blkback)" \
+        printf ' %s | %s | %s | %s |\n' "$(bench_ratio "$bs" $col qemu-qdisk linux-blkback)" \
             "$(bench_ratio "$bs" $col drvdom-blkback linux-blkback)" \
-            "$(bench_ratio "$bs" $col drvdom-blkback qemu-qdisk)"
+            "$(bench_ratio "$bs" $col drvdom-blkback qemu-qdisk)" \
+            "$(bench_ratio "$bs" $col drvdom-map linux-blkback)"
     done
 done
 echo PASS
