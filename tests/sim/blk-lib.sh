@@ -19,10 +19,11 @@ worker_changed() { w_=$(worker_pid "$1" "$2"); [ -n "$w_" ] && [ "$w_" != "$3" ]
 drvdomd_pid() { cat "$T_DIR/drvdomd.pid" 2>/dev/null; }
 
 # b_start [MODE]: the daemon, then the driver domain running drvdomd in a
-# loop (stopped by b_stop); drvdom-blkback's data mode (map or copy; default:
-# the platform's, map) is what $T_DIR/data says when drvdomd starts.
+# loop (stopped by b_stop); drvdom-blkback's data mode (map or copy) is what
+# $T_DIR/data says when drvdomd starts: MODE, else DRVDOM_BLKBACK_DATA, else
+# the platform's default (map).
 b_start() {
-    echo "${1:-}" >"$T_DIR/data"
+    echo "${1:-${DRVDOM_BLKBACK_DATA:-}}" >"$T_DIR/data"
     for p in "$HV" "$DRVDOMD" "$BLKBACK" "$BLKFRONT" "$XSGTOOL"; do
         [ -x "$p" ] || t_fail "build $p first"
     done

@@ -10,7 +10,7 @@
 . "$DRVDOM_SRCDIR/tests/sim/lib.sh"
 t_init blk-verify
 . "$DRVDOM_SRCDIR/tests/sim/blk-lib.sh"
-b_start
+b_start map
 
 # run NAME DEVID ARGS...: one verifier on its own 32 MiB disk, the worker
 # in data mode $MODE.
