@@ -65,6 +65,13 @@ tests_unit_blkback_worker_test_CPPFLAGS = $(AM_CPPFLAGS) $(XENSTORE_CFLAGS) \
 	$(CUNIT_CFLAGS)
 tests_unit_blkback_worker_test_LDADD = $(XENSTORE_LIBS) $(CUTEST_LIBS)
 
+# The worker program picks its data mode (--data, environment, platform).
+check_PROGRAMS += tests/unit/blkback_data_test
+TESTS += tests/unit/blkback_data_test
+tests_unit_blkback_data_test_SOURCES = tests/unit/blkback_data_test.c
+tests_unit_blkback_data_test_CPPFLAGS = $(AM_CPPFLAGS) $(CUNIT_CFLAGS)
+tests_unit_blkback_data_test_LDADD = $(CUTEST_LIBS)
+
 # Benchmark: the engine against bare liburing doing the same I/O.
 noinst_PROGRAMS += tests/bench/blkio_bench
 BENCHMARKS += tests/bench/blkio_bench
