@@ -667,7 +667,11 @@ int blkback_io_submit(struct blkback_io *io)
     if (ret < 0)
         return ret;
     while (io->unsubmitted > 0) {
-        ret = io_uring_submit(&io->ring);
+        /* An owned ring runs its completions only when asked: the same
+         * system call that submits collects what finished meanwhile, so
+         * the reap that follows rarely needs one of its own. */
+        ret = io->owned ? io_uring_submit_and_get_events(&io->ring)
+                        : io_uring_submit(&io->ring);
         if (ret == -EINTR || ret == -EAGAIN)
             continue;
         if (ret < 0)

@@ -17,15 +17,14 @@
  * are acted on, so an adopting worker gets from it the requests whose ring
  * slots responses may already have overwritten. After activity a queue
  * busy-polls its ring and its completions for US microseconds (default
- * BLKBACK_POLL_US, 0: off) before it sleeps. --data (else the environment's
- * DRVDOM_BLKBACK_DATA, which drvdomd's workers inherit) says how data moves:
- * copy (the default on Xen) grant-copies it through the queue's own buffers
- * (copy.c) and offers no persistent grants; map (the default on the sim
- * platform) maps the guest's pages and does the I/O on them (queue.c).
- * Exit status: 0 on a signal, 3
- * when the frontend's keys, refs, ports or ring are unusable (or it broke a
- * ring later), 1 for anything else (the backing store, the toolstack's keys), 2
- * for usage.
+ * DRVDOM_BLKBACK_POLL_US, else BLKBACK_POLL_US; 0: off) before it sleeps.
+ * --data (else the environment's DRVDOM_BLKBACK_DATA, which drvdomd's workers
+ * inherit) says how data moves: copy (the default on Xen) grant-copies it
+ * through the queue's own buffers (copy.c) and offers no persistent grants; map
+ * (the default on the sim platform) maps the guest's pages and does the I/O on
+ * them (queue.c). Exit status: 0 on a signal, 3 when the frontend's keys, refs,
+ * ports or ring are unusable (or it broke a ring later), 1 for anything else
+ * (the backing store, the toolstack's keys), 2 for usage.
  */
 #include "config.h"
 
@@ -107,11 +106,37 @@ static int blkback_data_mode(struct worker_args *a)
     return 0;
 }
 
+/*
+ * No --poll-us: DRVDOM_BLKBACK_POLL_US (drvdomd's workers inherit it), else
+ * BLKBACK_POLL_US. 0 or -EINVAL.
+ */
+static int blkback_poll_env(struct worker_args *a)
+{
+    const char *env = getenv("DRVDOM_BLKBACK_POLL_US");
+    unsigned long v;
+    char *end;
+
+    a->poll_us = BLKBACK_POLL_US;
+    if (env == NULL || *env == '\0')
+        return 0;
+    errno = 0;
+    v = strtoul(env, &end, 10);
+    if (errno || *end || env[0] == '-' || v > BLKBACK_POLL_US_MAX) {
+        fprintf(stderr,
+                "drvdom-blkback: DRVDOM_BLKBACK_POLL_US=%s: not a number "
+                "of microseconds from 0 to %u\n",
+                env, BLKBACK_POLL_US_MAX);
+        return -EINVAL;
+    }
+    a->poll_us = (int)v;
+    return 0;
+}
+
 /* The command line (worker-args.c) and the options only blkback has. */
 static int blkback_parse(struct worker_args *a, int argc, char **argv)
 {
     if (worker_args_parse(a, argc, argv, "vbd", BLKBACK_POLL_US_MAX) < 0 ||
-        blkback_data_mode(a) < 0)
+        blkback_data_mode(a) < 0 || (a->poll_us < 0 && blkback_poll_env(a) < 0))
         return -EINVAL;
     if (a->features) {
         blkback_xs_print_features(stdout, a->data == WORKER_DATA_MAP);
@@ -121,8 +146,6 @@ static int blkback_parse(struct worker_args *a, int argc, char **argv)
         fputs(blkback_usage, stdout);
         exit(BLKBACK_EXIT_OK);
     }
-    if (a->poll_us < 0)
-        a->poll_us = BLKBACK_POLL_US;
     return 0;
 }
 

@@ -3,7 +3,8 @@
  * else DRVDOM_BLKBACK_DATA (what drvdomd's workers inherit), else the
  * platform (copy on Xen, map on the sim platform), as the real program
  * says it in --features: copy mode offers no persistent grants. A bad mode
- * is a usage error (exit 2).
+ * is a usage error (exit 2), and so is a bad DRVDOM_BLKBACK_POLL_US (the
+ * busy-poll bound drvdomd's workers inherit).
  */
 #include "config.h"
 
@@ -25,19 +26,25 @@ struct dt_case {
     const char *opt;      /* --data's value, NULL: not given */
     int status;           /* expected exit status */
     int persistent;       /* expected feature-persistent (status 0) */
+    const char *poll;     /* DRVDOM_BLKBACK_POLL_US, NULL: unset */
 };
 
 static const struct dt_case dt_cases[] = {
-    {"sim", NULL, NULL, 0, 1},     /* sim: map */
-    {"xen", NULL, NULL, 0, 0},     /* Xen: copy */
-    {"sim", "copy", NULL, 0, 0},   /* the environment over the platform */
-    {"xen", "map", NULL, 0, 1},    /* likewise */
-    {"xen", "", NULL, 0, 0},       /* empty is unset */
-    {"xen", "map", "copy", 0, 0},  /* the option over the environment */
-    {"sim", "copy", "map", 0, 1},  /* likewise */
-    {"sim", "bogus", NULL, 2, -1}, /* a bad mode: usage */
-    {"sim", NULL, "bogus", 2, -1}, /* likewise */
-    {"xen", "COPY", "copy", 0, 0}, /* the environment is not read then */
+    {"sim", NULL, NULL, 0, 1},           /* sim: map */
+    {"xen", NULL, NULL, 0, 0},           /* Xen: copy */
+    {"sim", "copy", NULL, 0, 0},         /* the environment over the platform */
+    {"xen", "map", NULL, 0, 1},          /* likewise */
+    {"xen", "", NULL, 0, 0},             /* empty is unset */
+    {"xen", "map", "copy", 0, 0},        /* the option over the environment */
+    {"sim", "copy", "map", 0, 1},        /* likewise */
+    {"sim", "bogus", NULL, 2, -1},       /* a bad mode: usage */
+    {"sim", NULL, "bogus", 2, -1},       /* likewise */
+    {"xen", "COPY", "copy", 0, 0},       /* the environment is not read then */
+    {"sim", NULL, NULL, 0, 1, "0"},      /* polling off */
+    {"xen", NULL, NULL, 0, 0, "10000"},  /* the largest bound */
+    {"sim", NULL, NULL, 2, -1, "10001"}, /* too large: usage */
+    {"sim", NULL, NULL, 2, -1, "50us"},  /* not a number: usage */
+    {"sim", NULL, NULL, 2, -1, "-1"},    /* negative: usage */
 };
 
 /* Run --features as c says; its status, its stdout in out. */
@@ -61,6 +68,10 @@ static int dt_run(const struct dt_case *c, char *out, size_t len)
             setenv("DRVDOM_BLKBACK_DATA", c->env, 1);
         else
             unsetenv("DRVDOM_BLKBACK_DATA");
+        if (c->poll != NULL)
+            setenv("DRVDOM_BLKBACK_POLL_US", c->poll, 1);
+        else
+            unsetenv("DRVDOM_BLKBACK_POLL_US");
         if (dup2(pfd[1], 1) < 0)
             _exit(126);
         if (c->opt != NULL)
@@ -106,7 +117,7 @@ static void test_modes(void)
 int main(void)
 {
     static const struct cutest tests[] = {
-        {"data mode: option, environment, platform", test_modes},
+        {"data mode and poll bound: option, environment, platform", test_modes},
     };
 
     return cutest_run("blkback_data", tests, ARRAY_SIZE(tests));
