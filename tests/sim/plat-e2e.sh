@@ -62,6 +62,14 @@ wait_for at_least "$T_DIR/front2.st" done 5000 || t_fail "second frontend stalle
 wait_for released $FRONT2 || t_fail "dom$FRONT2 not released"
 wait_for at_least "$T_DIR/back.st" fronts_gone 2 || t_fail "backend did not carry on"
 
+# A domain whose program exits while a process of it still holds its
+# connection: the daemon reaps it before that connection's EOF, and
+# releasing it there must not touch it after closing its last connection.
+LEAD=$(hv create --name lead /bin/sh -c 'sleep 60 & exit 0') ||
+    t_fail "create lead"
+wait_for released "$LEAD" || t_fail "dom$LEAD not released"
+kill -0 "$HVPID" || t_fail "daemon died releasing dom$LEAD"
+
 # Nothing of the dead domains is left: with the backend gone too, the
 # daemon is back where it started (counters, fds, memfd mappings).
 hv destroy "$BACK" || t_fail "destroy back"

@@ -311,10 +311,16 @@ void simhv_dom_try_release(struct simhv_dom *d)
     simhv_log("domain %u (%s) released", id, name);
 }
 
-/* The program exited: shutdown or crashed, dying; cut its connections. */
+/*
+ * The program exited: shutdown or crashed, dying; cut its connections.
+ * The reap may run before the EOF of the domain's own connections (both
+ * are ready in the same loop pass): then closing the last of them releases
+ * d (simhv_conn_close), so d is not touched after that.
+ */
 static void simhv_dom_died(struct simhv_dom *d, int status)
 {
     struct simhv_conn *c, *next;
+    unsigned int left;
 
     d->status = status;
     d->dying = true;
@@ -335,12 +341,18 @@ static void simhv_dom_died(struct simhv_dom *d, int status)
      * xenstore connections, watches and nodes (@releaseDomain). */
     kill(-d->pid, SIGKILL);
     simhv_xs_domain_dead(d);
-    for (c = LIST_FIRST(&d->hv->conns); c; c = next) {
-        next = LIST_NEXT(c, link);
-        if (c->dom == d)
-            simhv_conn_close(c);
+    left = d->nconns;
+    if (!left) {
+        simhv_dom_try_release(d);
+        return;
     }
-    simhv_dom_try_release(d);
+    for (c = LIST_FIRST(&d->hv->conns); c && left; c = next) {
+        next = LIST_NEXT(c, link);
+        if (c->dom == d) {
+            left--;
+            simhv_conn_close(c); /* the last one may release d */
+        }
+    }
 }
 
 void simhv_dom_reap(struct simhv *hv)
