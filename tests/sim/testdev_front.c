@@ -433,12 +433,14 @@ static int tf_device(struct tf *t, unsigned int devid)
         t->state = "refused";
         tf_status(t);
         tf_close(t);
+        xsg_front_close(&t->f);
         return 0;
     }
     if (ret) {
         t->state = "failed";
         tf_status(t);
         tf_unpublish(t);
+        xsg_front_close(&t->f);
         return 1;
     }
     if (t->o.flip)

@@ -18,6 +18,7 @@ wait_for is "$T_DIR/f1.st" state done || t_fail "f1: $(cat "$T_DIR/f1.st")"
 is "$T_DIR/f1.st" errors 0 || t_fail "f1 errors: $(cat "$T_DIR/f1.st")"
 is "$T_DIR/f1.st" done 20000 || t_fail "f1 done: $(cat "$T_DIR/f1.st")"
 wait_for released "$F1" || t_fail "f1 not released"
+x_exited "$F1" f1 || t_fail "f1 did not exit cleanly"
 st=$(be_state "$F1" 1)
 [ "$st" = 2 ] || [ "$st" = 6 ] || t_fail "backend after frontend close: $st"
 xt del testif "$DRV" "$F1" 1 || t_fail "detach f1"
@@ -42,6 +43,11 @@ wait_for at_least "$T_DIR/f2.st" done $((D0 + 1000)) ||
 x_connected "$F2" 1 || t_fail "f2 not Connected"
 xt del testif "$DRV" "$F3" 1 || t_fail "detach f3"
 xt del testif "$DRV" "$F4" 1 || t_fail "detach f4"
+for f in "$F3 f3" "$F4 f4"; do
+    set -- $f
+    wait_for released "$1" || t_fail "$2 not released"
+    x_exited "$1" "$2" || t_fail "$2 did not exit cleanly"
+done
 
 # 3. Detach under traffic: online=0, backend Closing, frontend closes.
 xt del testif "$DRV" "$F2" 1 || t_fail "detach f2 under traffic"
@@ -49,6 +55,8 @@ wait_for is "$T_DIR/f2.st" state closed-by-backend ||
     t_fail "f2: $(cat "$T_DIR/f2.st")"
 is "$T_DIR/f2.st" errors 0 || t_fail "f2 errors: $(cat "$T_DIR/f2.st")"
 [ -z "$(xt read "$(be_path "$F2" 1)" 2>/dev/null)" ] || t_fail "f2 be dir left"
+wait_for released "$F2" || t_fail "f2 not released"
+x_exited "$F2" f2 || t_fail "f2 did not exit cleanly"
 
 # 4. Frontend domain killed mid-traffic: worker stopped, ring unmapped, the
 #    dead domain is released (nothing maps its pages any more).

@@ -60,6 +60,12 @@ x_front() {
 # x_attach FE DEVID: the toolstack attaches testif device DEVID to FE.
 x_attach() { xt add testif "$DRV" "$1" "$2" || t_fail "attach $1/$2"; }
 
+# x_exited FE NAME: the frontend domain ended on its own with status 0 (a
+# sanitizer finding at exit would make it crash instead).
+x_exited() {
+    grep -q "domain $1 ($2) shut down (exit 0)" "$T_DIR/simhv.log"
+}
+
 # x_connected FE DEVID: both ends Connected.
 x_connected() {
     [ "$(be_state "$1" "$2")" = 4 ] &&

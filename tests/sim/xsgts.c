@@ -117,8 +117,8 @@ static bool xsgts_match(const char *v, const char *want)
     }
 }
 
-/* Waits until path reads one of want's values ("6|@gone"). 0 or
- * -ETIMEDOUT. */
+/* Waits until path reads one of want's values ("6|@gone"). 0, -ETIMEDOUT,
+ * or the connection's error (only ENOENT reads as absent). */
 int xsgts_wait(struct xs_handle *xs, const char *path, const char *want,
                long ms)
 {
@@ -126,12 +126,17 @@ int xsgts_wait(struct xs_handle *xs, const char *path, const char *want,
     struct pollfd pfd;
     unsigned int len;
     char *v, **ev;
-    bool ok;
+    bool ok = false;
+    int ret = 0;
 
     if (!xs_watch(xs, path, "xsgts"))
-        return -errno;
+        return errno ? -errno : -EIO;
     for (;;) {
         v = xs_read(xs, XBT_NULL, path, &len);
+        if (!v && errno != ENOENT) {
+            ret = errno ? -errno : -EIO;
+            break;
+        }
         ok = xsgts_match(v, want);
         free(v);
         if (ok || xsgts_ms() >= end)
@@ -143,7 +148,7 @@ int xsgts_wait(struct xs_handle *xs, const char *path, const char *want,
             free(ev);
     }
     xs_unwatch(xs, path, "xsgts");
-    return ok ? 0 : -ETIMEDOUT;
+    return ret ? ret : ok ? 0 : -ETIMEDOUT;
 }
 
 static int xsgts_del_txn(struct xs_handle *xs, xs_transaction_t t, void *arg)
@@ -194,8 +199,10 @@ int xsgts_del(struct xs_handle *xs, struct xsgts_dev *d)
      * directory once Closed): either way the backend is done. */
     snprintf(path, sizeof(path), "%s/state", d->be);
     ret = xsgts_wait(xs, path, "6|@gone", XSGTS_TIMEOUT_MS);
-    if (ret && xsgts_wait(xs, d->be, "@gone", 0))
+    if (ret == -ETIMEDOUT && xsgts_wait(xs, d->be, "@gone", 0))
         fprintf(stderr, "xsgts: %s never reached Closed\n", d->be);
+    else if (ret && ret != -ETIMEDOUT)
+        return ret; /* the connection, not the backend */
     xs_rm(xs, XBT_NULL, d->fe);
     xs_rm(xs, XBT_NULL, d->lx);
     /* A backend in our own domain leaves its directory to us (libxl's
@@ -204,11 +211,13 @@ int xsgts_del(struct xs_handle *xs, struct xsgts_dev *d)
         xs_rm(xs, XBT_NULL, d->be);
     xsgts_rm_empty_parents(xs, d->fe);
     xsgts_rm_empty_parents(xs, d->lx);
-    ret = 0;
-    if (xsgts_wait(xs, d->be, "@gone", XSGTS_TIMEOUT_MS)) {
+    ret = xsgts_wait(xs, d->be, "@gone", XSGTS_TIMEOUT_MS);
+    if (ret == -ETIMEDOUT) {
         fprintf(stderr, "xsgts: the driver domain left %s\n", d->be);
         xs_rm(xs, XBT_NULL, d->be);
         ret = -EBUSY;
+    } else if (ret) {
+        return ret;
     }
     xsgts_rm_empty_parents(xs, d->be);
     return ret;

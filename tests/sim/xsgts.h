@@ -30,11 +30,12 @@ int xsgts_add(struct xs_handle *xs, struct xsgts_dev *d);
 
 /* Detaches like libxl: online=0 and Closing, waits for Closed, removes the
  * frontend and /libxl dirs and waits for the driver domain to remove its
- * own. -EBUSY (after removing it) if the driver domain left it. */
+ * own. -EBUSY (after removing it) if the driver domain left it; a broken
+ * xenstore connection is returned as such (-ECONNRESET...). */
 int xsgts_del(struct xs_handle *xs, struct xsgts_dev *d);
 
 /* Waits until path reads one of want's "|"-separated values ("@gone":
- * absent). 0 or -ETIMEDOUT. */
+ * absent, i.e. ENOENT). 0, -ETIMEDOUT or the connection's -errno. */
 int xsgts_wait(struct xs_handle *xs, const char *path, const char *want,
                long ms);
 
