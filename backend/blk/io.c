@@ -8,7 +8,10 @@
  * with iovecs on the mapped guest pages (blkback_io_queue), submits them
  * once per ring pass (blkback_io_submit) and reaps (tag, status) pairs
  * (blkback_io_reap). Further queues of the same device share the store
- * through blkback_io_clone().
+ * through blkback_io_clone(). The ring belongs to the thread that first
+ * submits or reaps on it (SINGLE_ISSUER + DEFER_TASKRUN, where the kernel
+ * has them): completions are run by that thread when it reaps, not pushed
+ * at it by io-wq workers with an interrupt each.
  *
  * Each slot has at most one SQE in flight and walks through phases:
  *   READ / WRITE      data
