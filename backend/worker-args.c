@@ -16,7 +16,7 @@
 #include "backend/worker-args.h"
 
 /* A decimal number in [0, max], or -EINVAL. */
-static long worker_args_num(const char *s, unsigned long max)
+long worker_args_num(const char *s, unsigned long max)
 {
     unsigned long v;
     char *end;

@@ -48,6 +48,9 @@ int worker_args_parse(struct worker_args *a, int argc, char **argv,
 
 /* "map" or "copy" into *data. 0 or -EINVAL. */
 int worker_args_data(const char *s, enum worker_data *data);
+/* A decimal number in [0, max] (an option's or the environment's), or
+ * -EINVAL. */
+long worker_args_num(const char *s, unsigned long max);
 
 /*
  * Map the journal file fd, grown to len bytes if shorter (new bytes are

@@ -113,15 +113,13 @@ static int blkback_data_mode(struct worker_args *a)
 static int blkback_poll_env(struct worker_args *a)
 {
     const char *env = getenv("DRVDOM_BLKBACK_POLL_US");
-    unsigned long v;
-    char *end;
+    long v;
 
     a->poll_us = BLKBACK_POLL_US;
     if (env == NULL || *env == '\0')
         return 0;
-    errno = 0;
-    v = strtoul(env, &end, 10);
-    if (errno || *end || env[0] == '-' || v > BLKBACK_POLL_US_MAX) {
+    v = worker_args_num(env, BLKBACK_POLL_US_MAX);
+    if (v < 0) {
         fprintf(stderr,
                 "drvdom-blkback: DRVDOM_BLKBACK_POLL_US=%s: not a number "
                 "of microseconds from 0 to %u\n",
