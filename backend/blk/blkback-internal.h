@@ -188,6 +188,13 @@ struct blkback_io_slot {
     uint32_t next;      /* next held slot, or BLKBACK_IO_NONE */
 };
 
+/* File descriptors an engine can watch (blkback_io_watch): keys. */
+enum {
+    BLKBACK_WATCH_EVTCHN, /* the queue's event channel */
+    BLKBACK_WATCH_STOP,   /* the worker's stop_fd */
+    BLKBACK_IO_WATCHES
+};
+
 /* The engine of one queue: not thread-safe, one per worker thread. */
 struct blkback_io {
     int fd;                   /* the backing store */
@@ -203,11 +210,16 @@ struct blkback_io {
     uint32_t nr_free;              /* entries on the free stack */
     uint32_t depth;                /* number of slots */
     uint32_t max_segs;             /* iovecs per slot */
-    uint32_t barrier;              /* slot of the barrier in progress */
+    uint32_t barrier;              /* slot of the flush/barrier in progress */
+    bool draining;                 /* ... whose fsync waits for started == 0 */
+    uint32_t started;              /* slots started and not finished */
     uint32_t held_head, held_tail; /* slots held behind that barrier */
     unsigned unsubmitted;          /* SQEs prepared, not yet submitted */
-    int efd;                       /* completion eventfd, or -1 */
-    char msg[256];                 /* last error or notice, for humans */
+    int watch_fd[BLKBACK_IO_WATCHES];     /* fds polled with the I/O, or -1 */
+    bool watch_armed[BLKBACK_IO_WATCHES]; /* its poll is in the ring */
+    unsigned fired; /* watches that fired, not yet taken (bit per key) */
+    int watch_err;  /* a watch's poll failed: -errno for the next reap */
+    char msg[256];  /* last error or notice, for humans */
 };
 
 #define BLKBACK_IO_NONE UINT32_MAX
@@ -235,7 +247,9 @@ int blkback_io_queue(struct blkback_io *io, uint64_t tag,
 int blkback_io_submit(struct blkback_io *io);
 int blkback_io_reap(struct blkback_io *io, struct blkback_io_done *done,
                     unsigned max, bool wait);
-int blkback_io_eventfd(struct blkback_io *io);
+int blkback_io_watch(struct blkback_io *io, unsigned key, int fd);
+unsigned blkback_io_fired(struct blkback_io *io, unsigned mask);
+int blkback_io_wait(struct blkback_io *io);
 
 /* ---------------------------------------------------------------- pgrant.c */
 
@@ -298,12 +312,20 @@ unsigned blkback_pgrant_purge(struct blkback_pgrant_cache *c, uint64_t now,
 #define BLKBACK_PGRANT_IDLE_MS 60000u
 /* Most grants mapped by one plat_gnttab_map call (the sim's limit). */
 #define BLKBACK_MAP_BATCH 1024u
-/* Default busy-poll window of a queue after activity (--poll-us). */
-#define BLKBACK_POLL_US 50u
+/*
+ * Default busy-poll window of a queue after activity (--poll-us): on the
+ * sim platform, and on Xen, where a sleep and a wake-up of a process in a
+ * PV domain cost far more and the window pays up to ~1 ms (docs/blkback.md
+ * "Wake-up latency").
+ */
+#define BLKBACK_POLL_US     50u
+#define BLKBACK_POLL_US_XEN 1000u
 /* Busy-poll only after this many pushes in a row notified the frontend. */
 #define BLKBACK_SPIN_AFTER 4u
 /* Smallest busy-poll window the adaptive one grows from again. */
 #define BLKBACK_SPIN_MIN_NS 1000u
+/* While the window is shut, one sleep in this many is timed (queue.c). */
+#define BLKBACK_SPIN_PROBE 16u
 /* Largest --poll-us accepted. */
 #define BLKBACK_POLL_US_MAX 10000u
 /* Bad requests logged per queue; the rest are only counted. */
@@ -426,6 +448,7 @@ struct blkback_queue {
     struct blkback_queue_stats st;     /* counters */
     unsigned peer_sleeps;    /* last pushes that notified, in a row (capped) */
     uint64_t spin_ns;        /* busy-poll window now (adaptive, <= poll_us) */
+    unsigned sleeps;         /* sleeps while the window was shut */
     struct blkback_copy *cp; /* copy mode's state (copy.c), else NULL */
 };
 

@@ -13,20 +13,30 @@
  * has them): completions are run by that thread when it reaps, not pushed
  * at it by io-wq workers with an interrupt each.
  *
+ * The ring also polls the fds the thread waits for (blkback_io_watch: the
+ * event channel, the stop fd), so that the thread sleeps in, and is woken
+ * from, the same io_uring_enter that submits its I/O and collects the
+ * completions (blkback_io_wait): no poll(2), no completion eventfd to read.
+ * Every system call counts where the worker runs in a PV domain, in which
+ * each one is a trip through the hypervisor.
+ *
  * Each slot has at most one SQE in flight and walks through phases:
  *   READ / WRITE      data
- *   FLUSH_DISKCACHE   preflush [data]           the fsync is IOSQE_IO_DRAIN
- *   WRITE_BARRIER     preflush [data postflush] and later requests are held
+ *   FLUSH_DISKCACHE   preflush [data]           the fsync waits for every
+ *   WRITE_BARRIER     preflush [data postflush] request started before it,
+ *                                               later requests are held
  *                                               back until it completes
  *   DISCARD           punch (file) or ioctl (block device) then a NOP
  * so short transfers are resubmitted for the remainder and EINTR/EAGAIN
  * retried without having to unpick linked chains.
  *
  * Durability. A write is reported only when its CQE came. A flush is an
- * IORING_OP_FSYNC (datasync) with IOSQE_IO_DRAIN: it starts only once every
- * request submitted before it has completed, so every write acknowledged
- * before the flush arrived is covered (and requests submitted after it wait
- * for it: flushes are rare, and this keeps their meaning simple). O_DIRECT is
+ * IORING_OP_FSYNC (datasync) that the engine starts only once every
+ * request started before it has completed, so every write acknowledged
+ * before the flush arrived is covered (and requests queued after it wait
+ * for it: flushes are rare, and this keeps their meaning simple). The
+ * engine drains by itself rather than with IOSQE_IO_DRAIN, which would
+ * also wait for the watches' polls (which only complete on input). O_DIRECT is
  * used wherever the store accepts it; where it is refused, open fails with a
  * message unless the caller explicitly allowed the page cache, and then the
  * cache is reported volatile so that flush (= fdatasync) is advertised and
@@ -44,7 +54,7 @@
 #include <unistd.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
-#include <sys/eventfd.h>
+#include <poll.h>
 #include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -65,6 +75,8 @@ enum {
 /* EINTR/EAGAIN resubmissions of one phase before giving up with -EIO. */
 #define BLKBACK_IO_RETRIES   16u
 #define BLKBACK_IO_MAX_DEPTH 4096u
+/* user_data of a watch's poll: this bit plus the watch's key. */
+#define BLKBACK_IO_WATCH_TAG (1ull << 63)
 
 static void blkback_io_msg(struct blkback_io *io, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -351,9 +363,10 @@ static int blkback_io_setup(struct blkback_io *io)
      * to use it (blkback_io_enable) becomes its owner. Kernels before 6.1
      * refuse the flags: the ring then works the classic way.
      */
-    err = io_uring_queue_init(io->depth, &io->ring, BLKBACK_IO_RING_FLAGS);
+    err = io_uring_queue_init(io->depth + BLKBACK_IO_WATCHES, &io->ring,
+                              BLKBACK_IO_RING_FLAGS);
     if (err == -EINVAL)
-        err = io_uring_queue_init(io->depth, &io->ring, 0);
+        err = io_uring_queue_init(io->depth + BLKBACK_IO_WATCHES, &io->ring, 0);
     else if (err == 0)
         io->owned = true;
     if (err < 0) {
@@ -363,6 +376,19 @@ static int blkback_io_setup(struct blkback_io *io)
     }
     io->ring_ready = true;
     return 0;
+}
+
+/* An engine with nothing open yet. */
+static void blkback_io_init(struct blkback_io *io)
+{
+    unsigned k;
+
+    memset(io, 0, sizeof(*io));
+    io->fd = -1;
+    io->barrier = BLKBACK_IO_NONE;
+    io->held_head = io->held_tail = BLKBACK_IO_NONE;
+    for (k = 0; k < BLKBACK_IO_WATCHES; k++)
+        io->watch_fd[k] = -1;
 }
 
 /*
@@ -375,11 +401,7 @@ int blkback_io_open(struct blkback_io *io, const char *path,
 {
     int err;
 
-    memset(io, 0, sizeof(*io));
-    io->fd = -1;
-    io->efd = -1;
-    io->barrier = BLKBACK_IO_NONE;
-    io->held_head = io->held_tail = BLKBACK_IO_NONE;
+    blkback_io_init(io);
     if ((opts->sector_size != 0 && opts->sector_size != 512 &&
          opts->sector_size != 4096) ||
         opts->queue_depth == 0 || opts->queue_depth > BLKBACK_IO_MAX_DEPTH ||
@@ -404,10 +426,7 @@ int blkback_io_open(struct blkback_io *io, const char *path,
 int blkback_io_clone(struct blkback_io *io, const struct blkback_io *from,
                      uint32_t queue_depth, uint32_t max_segs)
 {
-    memset(io, 0, sizeof(*io));
-    io->efd = -1;
-    io->barrier = BLKBACK_IO_NONE;
-    io->held_head = io->held_tail = BLKBACK_IO_NONE;
+    blkback_io_init(io);
     io->fd = fcntl(from->fd, F_DUPFD_CLOEXEC, 0);
     if (io->fd < 0) {
         blkback_io_msg(io, "dup: %s", strerror(errno));
@@ -430,9 +449,6 @@ void blkback_io_close(struct blkback_io *io)
     if (io->ring_ready)
         io_uring_queue_exit(&io->ring);
     io->ring_ready = false;
-    if (io->efd >= 0)
-        close(io->efd);
-    io->efd = -1;
     if (io->fd >= 0)
         close(io->fd);
     io->fd = -1;
@@ -468,25 +484,61 @@ void blkback_io_geom(const struct blkback_io *io, struct blkback_geom *geom,
 }
 
 /*
- * An eventfd the kernel signals on every completion, for the worker's
- * poll loop. Returns the fd (owned by the engine) or -errno.
+ * Watch fd (the caller's, which it keeps open) for input under key (<
+ * BLKBACK_IO_WATCHES). Level-triggered and one-shot: the poll is armed at
+ * the next submit or wait; once it fired, reap notes it for
+ * blkback_io_fired() and it is armed again only after the caller took it,
+ * so the caller consumes the input in between. 0 or -EINVAL.
  */
-int blkback_io_eventfd(struct blkback_io *io)
+int blkback_io_watch(struct blkback_io *io, unsigned key, int fd)
 {
-    int err;
+    if (key >= BLKBACK_IO_WATCHES || fd < 0)
+        return -EINVAL;
+    io->watch_fd[key] = fd;
+    io->fired &= ~(1u << key);
+    return 0;
+}
 
-    if (io->efd >= 0)
-        return io->efd;
-    io->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (io->efd < 0)
-        return -errno;
-    err = io_uring_register_eventfd(&io->ring, io->efd);
-    if (err < 0) {
-        close(io->efd);
-        io->efd = -1;
-        return err;
+/* The watches of mask that fired since last asked (bits by key). */
+unsigned blkback_io_fired(struct blkback_io *io, unsigned mask)
+{
+    unsigned f = io->fired & mask;
+
+    io->fired &= ~f;
+    return f;
+}
+
+/* Queue a poll for each watch that is neither armed nor fired untaken. */
+static void blkback_io_arm(struct blkback_io *io)
+{
+    struct io_uring_sqe *sqe;
+    unsigned k;
+
+    for (k = 0; k < BLKBACK_IO_WATCHES; k++) {
+        if (io->watch_fd[k] < 0 || io->watch_armed[k] ||
+            (io->fired & (1u << k)))
+            continue;
+        /* The ring has room for every slot and every watch. */
+        sqe = io_uring_get_sqe(&io->ring);
+        assert(sqe != NULL);
+        io_uring_prep_poll_add(sqe, io->watch_fd[k], POLLIN);
+        io_uring_sqe_set_data64(sqe, BLKBACK_IO_WATCH_TAG | k);
+        io->watch_armed[k] = true;
+        io->unsubmitted++;
     }
-    return io->efd;
+}
+
+/* A watch's poll completed with res (its revents, or -errno). */
+static void blkback_io_watched(struct blkback_io *io, uint64_t data, int res)
+{
+    unsigned k = (unsigned)(data & ~BLKBACK_IO_WATCH_TAG);
+
+    assert(k < BLKBACK_IO_WATCHES);
+    io->watch_armed[k] = false;
+    if (res < 0)
+        io->watch_err = res;
+    else
+        io->fired |= 1u << k;
 }
 
 /* Prepare the SQE of slot idx's current phase. */
@@ -499,10 +551,6 @@ static void blkback_io_prep(struct blkback_io *io, uint32_t idx)
     assert(sqe != NULL);
     switch (s->phase) {
     case BLKBACK_PH_PREFLUSH:
-        io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
-        /* Start only after everything submitted before has completed. */
-        sqe->flags |= IOSQE_IO_DRAIN;
-        break;
     case BLKBACK_PH_POSTFLUSH:
         io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
         break;
@@ -540,18 +588,24 @@ static int blkback_io_blk_discard(struct blkback_io *io,
     return 0;
 }
 
-/* Start slot idx: pick its first phase and prepare its SQE. */
+/*
+ * Start slot idx: pick its first phase and prepare its SQE. A flush or
+ * barrier holds back what is queued after it, and its own fsync waits
+ * until every request started before it finished (blkback_io_finish).
+ */
 static void blkback_io_start(struct blkback_io *io, uint32_t idx)
 {
     struct blkback_io_slot *s = &io->slots[idx];
 
     switch (s->op) {
     case BLKIF_OP_FLUSH_DISKCACHE:
-        s->phase = BLKBACK_PH_PREFLUSH;
-        break;
     case BLKIF_OP_WRITE_BARRIER:
         s->phase = BLKBACK_PH_PREFLUSH;
         io->barrier = idx;
+        if (io->started > 0) {
+            io->draining = true;
+            return;
+        }
         break;
     case BLKIF_OP_DISCARD:
         s->phase = BLKBACK_PH_NOP;
@@ -564,6 +618,7 @@ static void blkback_io_start(struct blkback_io *io, uint32_t idx)
         s->phase = BLKBACK_PH_DATA;
         break;
     }
+    io->started++;
     blkback_io_prep(io, idx);
 }
 
@@ -669,6 +724,7 @@ int blkback_io_submit(struct blkback_io *io)
 
     if (ret < 0)
         return ret;
+    blkback_io_arm(io);
     while (io->unsubmitted > 0) {
         /* An owned ring runs its completions only when asked: the same
          * system call that submits collects what finished meanwhile, so
@@ -756,13 +812,22 @@ static bool blkback_io_complete(struct blkback_io *io, uint32_t idx, int res)
     return blkback_io_next_phase(io, idx, res);
 }
 
-/* Free slot idx; if it was the barrier, start what was held behind it. */
+/*
+ * Free slot idx. The last one to finish before a draining flush starts
+ * it; a finished flush or barrier starts what was held behind it.
+ */
 static void blkback_io_finish(struct blkback_io *io, uint32_t idx)
 {
     uint32_t h;
 
     io->slots[idx].in_use = false;
     io->free[io->nr_free++] = idx;
+    io->started--;
+    if (io->draining && io->started == 0) {
+        io->draining = false;
+        io->started++;
+        blkback_io_prep(io, io->barrier);
+    }
     if (idx != io->barrier)
         return;
     io->barrier = BLKBACK_IO_NONE;
@@ -797,6 +862,10 @@ int blkback_io_reap(struct blkback_io *io, struct blkback_io_done *done,
             int res = cqe->res;
 
             io_uring_cqe_seen(&io->ring, cqe);
+            if (idx & BLKBACK_IO_WATCH_TAG) {
+                blkback_io_watched(io, idx, res);
+                continue;
+            }
             assert(idx < io->depth && io->slots[idx].in_use);
             if (!blkback_io_complete(io, (uint32_t)idx, res))
                 continue;
@@ -804,6 +873,12 @@ int blkback_io_reap(struct blkback_io *io, struct blkback_io_done *done,
             done[n].err = io->slots[idx].err;
             n++;
             blkback_io_finish(io, (uint32_t)idx);
+        }
+        if (io->watch_err < 0 && n == 0 && !wait) {
+            ret = io->watch_err;
+            io->watch_err = 0;
+            blkback_io_msg(io, "polling a watched fd: %s", strerror(-ret));
+            return ret;
         }
         ret = blkback_io_submit(io);
         if (ret < 0)
@@ -814,4 +889,27 @@ int blkback_io_reap(struct blkback_io *io, struct blkback_io_done *done,
         if (ret < 0 && ret != -EINTR)
             return ret;
     }
+}
+
+/*
+ * Submit what is queued and sleep until a completion or a watched fd's
+ * input comes (without collecting it: reap does). 0 or -errno; a signal
+ * ends the sleep early with 0.
+ */
+int blkback_io_wait(struct blkback_io *io)
+{
+    unsigned ret_u;
+    int ret = blkback_io_enable(io);
+
+    if (ret < 0)
+        return ret;
+    blkback_io_arm(io);
+    ret = io_uring_submit_and_wait(&io->ring, 1);
+    if (ret == -EINTR || ret == -EAGAIN)
+        return 0;
+    if (ret < 0)
+        return ret;
+    ret_u = (unsigned)ret;
+    io->unsubmitted -= ret_u < io->unsubmitted ? ret_u : io->unsubmitted;
+    return 0;
 }

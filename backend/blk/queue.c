@@ -29,7 +29,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +38,22 @@
 
 #include "backend/blk/blkback-internal.h"
 
-static uint64_t blkback_queue_clock_ns(void)
+static uint64_t blkback_queue_clock(clockid_t id)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The clock of the busy-poll window. Read only where needed: in a PV
+ * domain whose hypervisor does not offer a stable TSC the vDSO cannot
+ * read it, and each read is a system call.
+ */
+static uint64_t blkback_queue_clock_ns(void)
+{
+    return blkback_queue_clock(CLOCK_MONOTONIC);
 }
 
 /* The unmap callback of the persistent-grant cache. */
@@ -468,18 +477,50 @@ static void blkback_queue_push(struct blkback_queue *q)
 }
 
 /*
- * One pass over the ring: take, validate, map, queue, submit, reap, push.
- * With wait, block for a completion when nothing new was taken but I/O is
- * in flight. Returns the number of requests taken plus those completed (0:
- * nothing happened), or -EPROTO when the frontend broke the ring, or the
- * engine's -errno.
+ * Acknowledge the event channel if its watch fired (the port is masked
+ * until then; one port per handle: one pending() is enough). Every system
+ * call here is on the per-request path.
+ */
+static void blkback_queue_events(struct blkback_queue *q)
+{
+    evtchn_port_t p;
+
+    if (blkback_io_fired(&q->io, 1u << BLKBACK_WATCH_EVTCHN) &&
+        plat_evtchn_pending(q->ec, &p) == 0)
+        plat_evtchn_unmask(q->ec, p);
+}
+
+/*
+ * Answer what the engine finished and take note of the event channel.
+ * Returns the count or -errno.
+ */
+static int blkback_queue_collect(struct blkback_queue *q, bool wait)
+{
+    int done = blkback_queue_reap(q, wait);
+
+    blkback_queue_events(q);
+    return done;
+}
+
+/*
+ * One pass over the ring: collect, take, validate, map, queue, submit,
+ * collect, push. With wait, block for a completion when nothing new was
+ * taken but I/O is in flight. Returns the number of requests taken plus
+ * those completed (0: nothing happened), or -EPROTO when the frontend
+ * broke the ring, or the engine's -errno.
  */
 int blkback_queue_pass(struct blkback_queue *q, bool wait)
 {
-    uint32_t first = q->rb.req_cons;
-    int n, i, done, err;
+    uint32_t first;
+    int n, i, done, more, err;
 
-    q->now_ms = blkback_queue_clock_ns() / 1000000u;
+    /* Coarse is enough for the grant LRU, and the vDSO always has it. */
+    if (q->dev->persistent)
+        q->now_ms = blkback_queue_clock(CLOCK_MONOTONIC_COARSE) / 1000000u;
+    done = blkback_queue_collect(q, false);
+    if (done < 0)
+        return done;
+    first = q->rb.req_cons;
     n = ringbuf_back_take(&q->rb, q->reqs, q->nr_ents);
     if (n < 0)
         return n;
@@ -500,14 +541,15 @@ int blkback_queue_pass(struct blkback_queue *q, bool wait)
     err = blkback_io_submit(&q->io);
     if (err < 0)
         return err;
-    done = blkback_queue_reap(q, wait && n == 0 && q->inflight > 0);
-    if (done < 0)
-        return done;
+    more = blkback_queue_collect(q, wait && n == 0 && done == 0 &&
+                                        q->inflight > 0);
+    if (more < 0)
+        return more;
     if (q->dev->persistent)
         blkback_pgrant_purge(&q->pg, q->now_ms, BLKBACK_PGRANT_IDLE_MS);
     blkback_queue_answer(q);
     blkback_queue_push(q);
-    return n + done;
+    return n + done + more;
 }
 
 /* Wait for every request in flight and answer it (if the ring allows). */
@@ -517,22 +559,6 @@ void blkback_queue_drain(struct blkback_queue *q)
         ;
     blkback_queue_answer(q);
     blkback_queue_push(q);
-}
-
-/*
- * Acknowledge what woke the thread: the event channel (one port per
- * handle: one pending() is enough) and the engine's eventfd, each only if
- * it fired (every syscall here is on the per-request path).
- */
-static void blkback_queue_ack(struct blkback_queue *q, const struct pollfd *pfd)
-{
-    evtchn_port_t p;
-    uint64_t v;
-
-    if (pfd[0].revents && plat_evtchn_pending(q->ec, &p) == 0)
-        plat_evtchn_unmask(q->ec, p);
-    if (pfd[1].revents && read(pfd[1].fd, &v, sizeof(v)) < 0)
-        return; /* EAGAIN: no completion since the last read */
 }
 
 /*
@@ -585,52 +611,55 @@ static void blkback_queue_adapt(struct blkback_queue *q, uint64_t slept_ns)
 }
 
 /*
- * Sleep on the event channel, the engine's completions (only with I/O in
- * flight: completions already reaped signalled the eventfd too, which
- * would wake the thread once more per inline completion) and stop_fd.
- * 0, 1 when stopped, or -errno.
+ * Sleep in the engine until a completion, the event channel or stop_fd
+ * wakes the thread (they are the engine's watches). The sleep is timed
+ * for the busy-poll window's rule, but while the window is shut only one
+ * sleep in BLKBACK_SPIN_PROBE is (two clock reads a sleep are a cost
+ * where the clock is a system call). 0 or -errno.
  */
-static int blkback_queue_sleep(struct blkback_queue *q, struct pollfd *pfd,
-                               int efd)
+static int blkback_queue_sleep(struct blkback_queue *q)
 {
-    uint64_t t0 = blkback_queue_clock_ns();
+    bool timed = q->dev->poll_us != 0 &&
+                 (q->spin_ns != 0 || ++q->sleeps % BLKBACK_SPIN_PROBE == 0);
+    uint64_t t0 = timed ? blkback_queue_clock_ns() : 0;
+    int ret = blkback_io_wait(&q->io);
 
-    pfd[1].fd = q->inflight > 0 ? efd : -1;
-    if (poll(pfd, 3, -1) < 0 && errno != EINTR)
-        return -errno;
-    if (pfd[2].revents)
-        return 1;
-    blkback_queue_ack(q, pfd);
-    if (q->dev->poll_us != 0)
+    if (ret < 0)
+        return ret;
+    if (timed)
         blkback_queue_adapt(q, blkback_queue_clock_ns() - t0);
     return 0;
 }
 
 /*
  * The queue's thread: passes until the ring is idle (and, for poll_us,
- * busy-polls after activity), then sleeps on the
- * event channel, the engine's completions and stop_fd (readable: stop).
- * In-flight requests are answered before it returns 0, -EPROTO for a
- * broken ring, or another -errno.
+ * busy-polls after activity), then sleeps on the event channel, the
+ * engine's completions and stop_fd (readable: stop). In-flight requests
+ * are answered before it returns 0, -EPROTO for a broken ring, or another
+ * -errno.
  */
 int blkback_queue_run(struct blkback_queue *q, int stop_fd)
 {
-    struct pollfd pfd[3];
-    int efd = blkback_io_eventfd(&q->io), ret;
     uint64_t busy_ns = 0;
+    int ret;
 
-    if (efd < 0)
-        return efd;
-    pfd[0] = (struct pollfd){.fd = plat_evtchn_fd(q->ec), .events = POLLIN};
-    pfd[1] = (struct pollfd){.fd = efd, .events = POLLIN};
-    pfd[2] = (struct pollfd){.fd = stop_fd, .events = POLLIN};
+    ret = blkback_io_watch(&q->io, BLKBACK_WATCH_EVTCHN, plat_evtchn_fd(q->ec));
+    if (ret == 0)
+        ret = blkback_io_watch(&q->io, BLKBACK_WATCH_STOP, stop_fd);
+    if (ret < 0)
+        return ret;
     q->spin_ns = q->dev->poll_us * 1000ull;
     for (;;) {
         ret = blkback_queue_pass(q, false);
         if (ret < 0)
             break;
+        if (blkback_io_fired(&q->io, 1u << BLKBACK_WATCH_STOP)) {
+            ret = 0;
+            break;
+        }
         if (ret > 0) {
-            busy_ns = blkback_queue_clock_ns();
+            if (q->spin_ns != 0)
+                busy_ns = blkback_queue_clock_ns();
             continue;
         }
         if (blkback_queue_spin(q, busy_ns))
@@ -640,15 +669,16 @@ int blkback_queue_run(struct blkback_queue *q, int stop_fd)
             break;
         if (ret > 0)
             continue;
-        ret = blkback_queue_sleep(q, pfd, efd);
-        if (ret != 0)
+        ret = blkback_queue_sleep(q);
+        if (ret < 0)
             break;
     }
-    if (ret > 0)
-        ret = 0; /* stopped */
     if (ret == -EPROTO)
         fprintf(stderr, "%s: frontend broke the ring: disconnecting\n",
                 q->name);
+    else if (ret < 0)
+        fprintf(stderr, "%s: storage engine: %s: disconnecting\n", q->name,
+                strerror(-ret));
     blkback_queue_drain(q);
     return ret;
 }

@@ -10,11 +10,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <CUnit/Basic.h>
 
@@ -341,32 +341,48 @@ static int position(const struct blkback_io_done *done, unsigned n,
 }
 
 /*
- * A flush completes after every write submitted before it (IOSQE_IO_DRAIN):
- * 16 writes and a flush in one submission; the flush comes back last.
+ * A flush completes after every write queued before it and before every
+ * write queued after it: 16 writes, a flush and 4 writes in one
+ * submission, with a watch armed.
  */
 static void test_flush_order(void)
 {
-    struct blkback_io_done done[17];
+    struct blkback_io_done done[21];
     struct blkback_io io;
     unsigned i;
+    int efd;
 
     CU_ASSERT_EQUAL_FATAL(make_file(tmp_path, FILE_BYTES), 0);
     CU_ASSERT_EQUAL_FATAL(open_engine(&io, tmp_path, 512), 0);
+    /* A watch that never fires must not hold the flush back (a hang here
+     * ends in SIGALRM). */
+    efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    CU_ASSERT_FATAL(efd >= 0);
+    CU_ASSERT_EQUAL(blkback_io_watch(&io, BLKBACK_WATCH_STOP, efd), 0);
+    alarm(30);
     fill_pattern(guest, 16 * PAGE, 3);
     for (i = 0; i < 16; i++)
         CU_ASSERT_EQUAL(queue_rw(&io, BLKIF_OP_WRITE, i * 64, 1, i, i), 0);
     CU_ASSERT_EQUAL(queue_rw(&io, BLKIF_OP_FLUSH_DISKCACHE, 0, 0, 0, 100), 0);
+    /* Queued after the flush: started after it completed. */
+    for (i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(
+            queue_rw(&io, BLKIF_OP_WRITE, 2048 + i * 64, 1, i, 200 + i), 0);
     CU_ASSERT_EQUAL(blkback_io_submit(&io), 0);
-    CU_ASSERT_EQUAL_FATAL(reap_all(&io, done, 17), 17);
-    CU_ASSERT_EQUAL(position(done, 17, 100), 16);
+    CU_ASSERT_EQUAL_FATAL(reap_all(&io, done, 21), 21);
+    CU_ASSERT_EQUAL(position(done, 21, 100), 16);
     CU_ASSERT_EQUAL(done[16].err, 0);
+    for (i = 0; i < 4; i++)
+        CU_ASSERT(position(done, 21, 200 + i) > 16);
     /* A flush with data: flush first, then the write lands. */
     CU_ASSERT_EQUAL(queue_rw(&io, BLKIF_OP_FLUSH_DISKCACHE, 8, 2, 0, 101), 0);
     CU_ASSERT_EQUAL(blkback_io_submit(&io), 0);
     CU_ASSERT_EQUAL_FATAL(reap_all(&io, done, 1), 1);
     CU_ASSERT_EQUAL(done[0].tag, 101);
     CU_ASSERT_EQUAL(done[0].err, 0);
+    alarm(0);
     blkback_io_close(&io);
+    close(efd);
 }
 
 /*
@@ -485,37 +501,66 @@ static void test_short_read(void)
     blkback_io_close(&io);
 }
 
-/* Slots run out cleanly, bad arguments are refused, the eventfd fires. */
-static void test_slots_and_eventfd(void)
+/*
+ * Slots run out cleanly, bad arguments are refused, the engine's wait ends
+ * on a completion and on a watched fd, and a watch that fired is not armed
+ * again before it was taken.
+ */
+static void test_slots_and_watches(void)
 {
     struct blkback_io_opts o = base_opts;
     struct blkback_io_done done[4];
     struct blkback_req req;
     struct blkback_io io;
     struct iovec iov;
-    struct pollfd pfd;
+    uint64_t v = 1;
     unsigned i;
-    int efd;
+    int efd, got;
 
     CU_ASSERT_EQUAL_FATAL(make_file(tmp_path, FILE_BYTES), 0);
     o.queue_depth = 4;
     o.allow_buffered = true;
     CU_ASSERT_EQUAL_FATAL(blkback_io_open(&io, tmp_path, &o), 0);
-    efd = blkback_io_eventfd(&io);
+    efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     CU_ASSERT_FATAL(efd >= 0);
-    CU_ASSERT_EQUAL(blkback_io_eventfd(&io), efd);
+    CU_ASSERT_EQUAL(blkback_io_watch(&io, BLKBACK_IO_WATCHES, efd), -EINVAL);
+    CU_ASSERT_EQUAL(blkback_io_watch(&io, BLKBACK_WATCH_STOP, -1), -EINVAL);
+    CU_ASSERT_EQUAL(blkback_io_watch(&io, BLKBACK_WATCH_STOP, efd), 0);
     for (i = 0; i < 4; i++)
         CU_ASSERT_EQUAL(queue_rw(&io, BLKIF_OP_READ, i * 8, 1, i, i), 0);
     CU_ASSERT_EQUAL(queue_rw(&io, BLKIF_OP_READ, 64, 1, 4, 4), -EBUSY);
+    /* Completions end the wait (the watch stays quiet). */
+    for (got = 0; got < 4;) {
+        CU_ASSERT_EQUAL_FATAL(blkback_io_wait(&io), 0);
+        i = (unsigned)blkback_io_reap(&io, done + got, 4u - (unsigned)got,
+                                      false);
+        CU_ASSERT_FATAL((int)i >= 0);
+        got += (int)i;
+    }
+    CU_ASSERT_EQUAL(blkback_io_fired(&io, ~0u), 0);
+    /* Input on the watched fd ends it, once, until taken. */
+    CU_ASSERT_EQUAL(write(efd, &v, sizeof(v)), (ssize_t)sizeof(v));
+    do {
+        CU_ASSERT_EQUAL_FATAL(blkback_io_wait(&io), 0);
+        CU_ASSERT_EQUAL(blkback_io_reap(&io, done, 4, false), 0);
+    } while (io.fired == 0);
+    CU_ASSERT_EQUAL(io.fired, 1u << BLKBACK_WATCH_STOP);
     CU_ASSERT_EQUAL(blkback_io_submit(&io), 0);
-    pfd = (struct pollfd){.fd = efd, .events = POLLIN};
-    /* The timeout only guards against a hang; it is not measured. */
-    CU_ASSERT_EQUAL(poll(&pfd, 1, 30000), 1);
-    CU_ASSERT_EQUAL(reap_all(&io, done, 4), 4);
+    CU_ASSERT(!io.watch_armed[BLKBACK_WATCH_STOP]);
+    CU_ASSERT_EQUAL(blkback_io_fired(&io, 1u << BLKBACK_WATCH_EVTCHN), 0);
+    CU_ASSERT_EQUAL(blkback_io_fired(&io, ~0u), 1u << BLKBACK_WATCH_STOP);
+    CU_ASSERT_EQUAL(blkback_io_fired(&io, ~0u), 0);
+    /* Taken, it is armed again; still readable, it fires at once. */
+    CU_ASSERT_EQUAL(blkback_io_submit(&io), 0);
+    CU_ASSERT(io.watch_armed[BLKBACK_WATCH_STOP]);
+    CU_ASSERT_EQUAL_FATAL(blkback_io_wait(&io), 0);
+    CU_ASSERT_EQUAL(blkback_io_reap(&io, done, 4, false), 0);
+    CU_ASSERT_EQUAL(blkback_io_fired(&io, ~0u), 1u << BLKBACK_WATCH_STOP);
+    CU_ASSERT_EQUAL(read(efd, &v, sizeof(v)), (ssize_t)sizeof(v));
     CU_ASSERT_EQUAL(queue_rw(&io, BLKIF_OP_READ, 64, 1, 4, 4), 0);
     CU_ASSERT_EQUAL(blkback_io_submit(&io), 0);
     CU_ASSERT_EQUAL(reap_all(&io, done, 1), 1);
-    /* Nothing in flight: reap does not block. */
+    /* Nothing in flight: reap does not block (the watch is armed). */
     CU_ASSERT_EQUAL(blkback_io_reap(&io, done, 4, true), 0);
     /* iovecs that disagree with the request. */
     memset(&req, 0, sizeof(req));
@@ -526,6 +571,7 @@ static void test_slots_and_eventfd(void)
     req.op = BLKIF_OP_INDIRECT; /* the worker resolves indirect_op first */
     CU_ASSERT_EQUAL(blkback_io_queue(&io, 9, &req, &iov, 1), -EINVAL);
     blkback_io_close(&io);
+    close(efd);
 }
 
 static void test_readonly(void)
@@ -595,7 +641,7 @@ int main(void)
         {"barrier orders both ways", test_barrier_order},
         {"discard punches a hole", test_discard},
         {"short read", test_short_read},
-        {"slots, arguments, eventfd", test_slots_and_eventfd},
+        {"slots, arguments, watches", test_slots_and_watches},
         {"read-only", test_readonly},
         {"open errors and geometry", test_open_errors},
     };
