@@ -8,12 +8,21 @@
 # drvdom-blkback runs in its Xen default data mode (grant copy), drvdom-map
 # with DRVDOM_BLKBACK_DATA=map (grants mapped, persistent grants).
 # Figures under emulation only mean something side by side.
+#
+# Knobs (host TB_* variables reach dom0): TB_BENCH_MIB (MiB per block
+# size), TB_BENCH_BS (block sizes), TB_BENCH_BACKENDS (the backends, in
+# order, repeats allowed), where two more names exist: drvdom-poll<N> is
+# drvdom-blkback with DRVDOM_BLKBACK_POLL_US=N, drvdom-alt runs the worker
+# program TB_BENCH_ALT (say, another build passed in with XT_PROGS) for an
+# A/B of two builds in one run; TB_BENCH_POLL_US sets
+# DRVDOM_BLKBACK_POLL_US for every drvdom backend.
 . /share/scenarios/lib.sh
 mib=${TB_BENCH_MIB:-32}
-sizes="4k 64k 1M"
+sizes=${TB_BENCH_BS:-4k 64k 1M}
 backends="linux-blkback qemu-qdisk"
 command -v drvdom-blkback >/dev/null &&
     backends="$backends drvdom-blkback drvdom-map"
+backends=${TB_BENCH_BACKENDS:-$backends}
 
 for b in $backends; do
     truncate -s $((mib + 16))M /tmp/disk.img
@@ -24,16 +33,22 @@ for b in $backends; do
     drvdom-*)
         spec="format=raw,vdev=xvda,access=rw,"
         tb_kernel_blkback off
-        [ $b = drvdom-map ] && export DRVDOM_BLKBACK_DATA=map
-        tb_drvdomd vbd=drvdom-blkback
-        unset DRVDOM_BLKBACK_DATA
+        prog=drvdom-blkback
+        [ -n "${TB_BENCH_POLL_US:-}" ] && export DRVDOM_BLKBACK_POLL_US=$TB_BENCH_POLL_US
+        case $b in
+        drvdom-map) export DRVDOM_BLKBACK_DATA=map ;;
+        drvdom-poll*) export DRVDOM_BLKBACK_POLL_US=${b#drvdom-poll} ;;
+        drvdom-alt) prog=${TB_BENCH_ALT:?drvdom-alt needs TB_BENCH_ALT} ;;
+        esac
+        tb_drvdomd vbd="$prog"
+        unset DRVDOM_BLKBACK_DATA DRVDOM_BLKBACK_POLL_US
         target=$(tb_loop /tmp/disk.img $((mib + 16)))
         ;;
     esac
     tb_ramdisk /tmp/bench.cpio bench TB_MIB="$mib" "TB_BS='$sizes'"
     tb_guest bench /tmp/bench.cpio "${spec}target=$target"
     tb_wait bench 240
-    sed -n "s/^TB-BENCH: /$b /p" "$(tb_console bench)" | tr -d '\r' >>/tmp/bench.results
+    sed -n "s/^TB-BENCH: /$b /p" "$(tb_console bench)" | tr -d '\r' | tee -a /tmp/bench.results
     : >"$(tb_console bench)"
     if [ "${b%-*}" = drvdom ]; then
         mode="data by grant copy"
