@@ -154,7 +154,8 @@ struct blkback_io_opts {
     bool readonly;                 /* open read-only */
     bool allow_buffered; /* accept the page cache if O_DIRECT is refused */
     bool secure_discard; /* block device: the admin says it can
-                            BLKSECDISCARD (not discoverable) */
+                            BLKSECDISCARD (used where the kernel cannot
+                            say: before Linux 5.19) */
 };
 
 /* What the engine found out about the backing store. */

@@ -59,6 +59,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 
 #include "backend/blk/blkback-internal.h"
 
@@ -124,6 +125,27 @@ static uint64_t blkback_io_sysfs_u64(dev_t rdev, const char *attr)
 }
 
 /*
+ * Whether the block device does BLKSECDISCARD, asked without erasing
+ * anything, or -1 where the kernel cannot say. Since Linux 5.19 the ioctl
+ * refuses a device without secure erase (EOPNOTSUPP) before it reads the
+ * range, and an unaligned start (EINVAL) before it touches the device;
+ * older kernels check the range first, so EINVAL says nothing there.
+ */
+static int blkback_io_secure_probe(int fd)
+{
+    uint64_t range[2] = {1, 0}; /* start not sector-aligned: refused */
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+
+    if (uname(&u) < 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2 ||
+        major < 5 || (major == 5 && minor < 19))
+        return -1;
+    if (ioctl(fd, BLKSECDISCARD, range) == 0)
+        return -1; /* cannot be: treat as unknown */
+    return errno == EINVAL ? 1 : errno == EOPNOTSUPP ? 0 : -1;
+}
+
+/*
  * Block device geometry and capabilities. The write cache is volatile
  * unless sysfs says "write through" (unknown counts as volatile: a flush
  * we did not need costs little, a missing one loses data).
@@ -134,7 +156,7 @@ static int blkback_io_probe_blockdev(struct blkback_io *io, const char *path,
 {
     struct blkback_disk *d = &io->disk;
     uint64_t bytes;
-    int lss = 0, pss = 0;
+    int lss = 0, pss = 0, secure;
     char wc[32];
 
     if (ioctl(io->fd, BLKGETSIZE64, &bytes) < 0 ||
@@ -166,7 +188,9 @@ static int blkback_io_probe_blockdev(struct blkback_io *io, const char *path,
     d->discard =
         !d->readonly &&
         blkback_io_sysfs_u64(st->st_rdev, "queue/discard_max_bytes") > 0;
-    d->discard_secure = d->discard && opts->secure_discard;
+    /* Secure discard: what the kernel says, else the admin's key. */
+    secure = d->discard ? blkback_io_secure_probe(io->fd) : 0;
+    d->discard_secure = secure >= 0 ? secure == 1 : opts->secure_discard;
     d->discard_granularity = (uint32_t)blkback_io_sysfs_u64(
         st->st_rdev, "queue/discard_granularity");
     if (d->discard_granularity < d->sector_size)
