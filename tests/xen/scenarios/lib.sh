@@ -41,9 +41,13 @@ tb_ramdisk() {
     for kv in "$@"; do
         echo "export $kv"
     done >"$tb_d/tb/env"
+    # glibc dlopens libgcc_s for pthread_cancel (libxenstore's xs_close)
+    # and unwinding, so ldd does not name it; without it such a program
+    # aborts at exit unless something else (ASan) pulls it in.
+    tb_gcc=$(ls /lib/x86_64-linux-gnu/libgcc_s.so.1 2>/dev/null)
     for p in ${TB_PROGS:-}; do
         [ -f "$p" ] || continue
-        for f in "$p" $(tb_libs "$p"); do
+        for f in "$p" $(tb_libs "$p") $tb_gcc; do
             mkdir -p "$tb_d${f%/*}"
             cp -L "$f" "$tb_d$f"
         done
