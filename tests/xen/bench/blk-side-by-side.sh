@@ -10,7 +10,8 @@
 # Figures under emulation only mean something side by side.
 #
 # Knobs (host TB_* variables reach dom0): TB_BENCH_MIB (MiB per block
-# size), TB_BENCH_BS (block sizes), TB_BENCH_BACKENDS (the backends, in
+# size), TB_BENCH_BS (block sizes), TB_BENCH_REPS (rounds over the
+# backends, interleaved, default 3; the table gives medians), TB_BENCH_BACKENDS (the backends, in
 # order, repeats allowed), where two more names exist: drvdom-poll<N> is
 # drvdom-blkback with DRVDOM_BLKBACK_POLL_US=N, drvdom-alt runs the worker
 # program TB_BENCH_ALT (say, another build passed in with XT_PROGS) for an
@@ -23,8 +24,15 @@ backends="linux-blkback qemu-qdisk"
 command -v drvdom-blkback >/dev/null &&
     backends="$backends drvdom-blkback drvdom-map"
 backends=${TB_BENCH_BACKENDS:-$backends}
+reps=${TB_BENCH_REPS:-3}
+runs=""
+i=0
+while [ $i -lt "$reps" ]; do
+    runs="$runs $backends"
+    i=$((i + 1))
+done
 
-for b in $backends; do
+for b in $runs; do
     truncate -s $((mib + 16))M /tmp/disk.img
     target=/tmp/disk.img
     case $b in
@@ -64,35 +72,56 @@ done
 
 echo
 echo "O_DIRECT sequential dd in the guest, $mib MiB per block size, MB/s"
+[ "$reps" -gt 1 ] && echo "(median of $reps interleaved runs, min..max)"
 echo "(ratios of the same run; blkback = Linux's xen-blkback)"
 echo
-# bench_ratio BS COL A B: A's figure over B's, or "-".
-bench_ratio() {
-    awk -v s="$1" -v c="$2" -v a="$3" -v b="$4" '$2 == s { v[$1] = $c }
-        END { if (v[b] > 0 && v[a] > 0) printf "%.2f", v[a] / v[b]; else printf "-" }' /tmp/bench.results
+# One column per backend, in the order of their first run; ratios of the
+# medians ("-" where a side is missing).
+cols=$(echo "$backends" | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' ')
+awk -v cols="$cols" -v sizes="$sizes" '
+function med(k, n, i, j, t, a) {
+    n = cnt[k]
+    if (!n)
+        return -1
+    for (i = 1; i <= n; i++)
+        a[i] = val[k, i] + 0
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+            t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+        }
+    lo[k] = a[1]; hi[k] = a[n]
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
-printf '| block size | op |'
-for b in $backends; do
-    printf ' %s |' "$b"
-done
-printf ' qdisk / blkback | drvdom / blkback | drvdom / qdisk | drvdom-map / blkback |\n'
-printf '|---|---|'
-for b in $backends; do
-    printf -- '---:|'
-done
-printf -- '---:|---:|---:|---:|\n'
-for bs in $sizes; do
-    for op in write read; do
-        col=3
-        [ $op = read ] && col=4
-        printf '| %s | %s |' "$bs" "$op"
-        for b in $backends; do
-            printf ' %s |' "$(awk -v b="$b" -v s="$bs" -v c=$col '$1 == b && $2 == s { print $c }' /tmp/bench.results)"
-        done
-        printf ' %s | %s | %s | %s |\n' "$(bench_ratio "$bs" $col qemu-qdisk linux-blkback)" \
-            "$(bench_ratio "$bs" $col drvdom-blkback linux-blkback)" \
-            "$(bench_ratio "$bs" $col drvdom-blkback qemu-qdisk)" \
-            "$(bench_ratio "$bs" $col drvdom-map linux-blkback)"
-    done
-done
+function cell(b, s, c, m, k) {
+    k = b SUBSEP s SUBSEP c
+    m = med(k)
+    if (m < 0)
+        return "-"
+    if (cnt[k] == 1)
+        return m
+    return sprintf("%.1f (%.1f..%.1f)", m, lo[k], hi[k])
+}
+function ratio(a, b, s, c, x, y) {
+    x = med(a SUBSEP s SUBSEP c); y = med(b SUBSEP s SUBSEP c)
+    return x > 0 && y > 0 ? sprintf("%.2f", x / y) : "-"
+}
+{ for (c = 3; c <= 4; c++) { k = $1 SUBSEP $2 SUBSEP c; val[k, ++cnt[k]] = $c } }
+END {
+    nb = split(cols, bk, " "); ns = split(sizes, sz, " ")
+    printf "| block size | op |"
+    for (i = 1; i <= nb; i++) printf " %s |", bk[i]
+    print " qdisk / blkback | drvdom / blkback | drvdom / qdisk | drvdom-map / blkback |"
+    printf "|---|---|"
+    for (i = 1; i <= nb; i++) printf "---:|"
+    print "---:|---:|---:|---:|"
+    for (j = 1; j <= ns; j++)
+        for (c = 3; c <= 4; c++) {
+            printf "| %s | %s |", sz[j], c == 3 ? "write" : "read"
+            for (i = 1; i <= nb; i++) printf " %s |", cell(bk[i], sz[j], c)
+            printf " %s | %s | %s | %s |\n", ratio("qemu-qdisk", "linux-blkback", sz[j], c),
+                ratio("drvdom-blkback", "linux-blkback", sz[j], c),
+                ratio("drvdom-blkback", "qemu-qdisk", sz[j], c),
+                ratio("drvdom-map", "linux-blkback", sz[j], c)
+        }
+}' /tmp/bench.results
 echo PASS
