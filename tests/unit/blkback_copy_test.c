@@ -139,33 +139,6 @@ static void test_copy_fails(void)
     fx_close();
 }
 
-/* An indirect request of nseg segments at frames data.., id, op. */
-static blkif_request_t ind_req(uint32_t ipage, uint32_t data, unsigned nseg,
-                               uint64_t id, uint8_t op, uint64_t sector)
-{
-    struct blkif_request_segment *seg =
-        (struct blkif_request_segment *)(guest + (size_t)ipage * PAGE);
-    blkif_request_indirect_t ind;
-    blkif_request_t slot; /* a ring slot holding ind */
-    unsigned i;
-
-    for (i = 0; i < nseg; i++)
-        seg[i] = (struct blkif_request_segment){
-            .gref = grant(data + i, op != BLKIF_OP_READ),
-            .first_sect = 0,
-            .last_sect = 7};
-    memset(&ind, 0, sizeof(ind));
-    ind.operation = BLKIF_OP_INDIRECT;
-    ind.indirect_op = op;
-    ind.nr_segments = (uint16_t)nseg;
-    ind.id = id;
-    ind.sector_number = sector;
-    ind.indirect_grefs[0] = grant(ipage, true);
-    memset(&slot, 0, sizeof(slot));
-    memcpy(&slot, &ind, sizeof(ind));
-    return slot;
-}
-
 /* Indirect: descriptors fetched by copy; a bad descriptor grant refused. */
 static void test_indirect(void)
 {
@@ -176,14 +149,14 @@ static void test_indirect(void)
     CU_ASSERT_FATAL(open_copy(1, 0) == 0);
     maps = map_calls;
     fill(200, 256, 11);
-    r = ind_req(40, 200, 256, 77, BLKIF_OP_WRITE, 16);
+    r = ind_req(40, 200, 256, 77, BLKIF_OP_WRITE, 16, false);
     fx_put(0, &r);
     CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
     CU_ASSERT(rsp_is(&rsp[0], 77, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
     CU_ASSERT(disk_equals(16 * 512, 200, 256));
-    r = ind_req(41, 500, 256, 78, BLKIF_OP_READ, 16);
+    r = ind_req(41, 500, 256, 78, BLKIF_OP_READ, 16, false);
     fx_put(0, &r);
-    r = ind_req(42, 800, 3, 79, BLKIF_OP_READ, 16);
+    r = ind_req(42, 800, 3, 79, BLKIF_OP_READ, 16, false);
     ((blkif_request_indirect_t *)&r)->indirect_grefs[0] = NGNT - 1;
     fx_put(0, &r);
     CU_ASSERT_EQUAL(fx_run(0, rsp, 2), 2);
@@ -212,7 +185,7 @@ static void test_pool_exhausted(void)
     fill(100, 3 * 256 + 1, 29);
     for (i = 0; i < 3; i++)
         r[i] = ind_req(40 + i, 100 + i * 256, 256, i, BLKIF_OP_WRITE,
-                       (uint64_t)i * 256 * 8);
+                       (uint64_t)i * 256 * 8, false);
     r[3] = rw_req(BLKIF_OP_WRITE, 3, 3 * 256 * 8, 100 + 3 * 256, 1, true);
     for (i = 0; i < 4; i++)
         fx_put(0, &r[i]);
@@ -267,25 +240,18 @@ static void test_flush_barrier_discard(void)
 /* A restarted worker in copy mode answers what the dead one did not. */
 static void test_adopt(void)
 {
-    struct blkback_queue_cfg cfg = {.order = 0, .port = FE_PORT};
-    blkif_response_t rsp[4], dead_rsp;
-    blkif_request_t r[4], taken[4];
+    blkif_response_t rsp[4];
+    blkif_request_t r;
     unsigned i;
 
     CU_ASSERT_FATAL(open_copy(1, 0) == 0);
     fill(DATA, 4, 19);
     for (i = 0; i < 4; i++) {
-        r[i] = rw_req(BLKIF_OP_WRITE, 40 + i, i * 8, DATA + i, 1, true);
-        fx_put(0, &r[i]);
+        r = rw_req(BLKIF_OP_WRITE, 40 + i, i * 8, DATA + i, 1, true);
+        fx_put(0, &r);
     }
-    CU_ASSERT_EQUAL(ringbuf_back_take(&fx.q[0].rb, taken, 4), 4);
-    blkback_ring_response(&dead_rsp, taken[0].id, BLKIF_OP_WRITE, 0);
-    CU_ASSERT_EQUAL(ringbuf_back_put(&fx.q[0].rb, &dead_rsp), 0);
-    ringbuf_back_push(&fx.q[0].rb);
-    blkback_queue_close(&fx.q[0]);
-    cfg.refs[0] = 1; /* the ring's grant, made first by fx_open */
-    CU_ASSERT_FATAL(blkback_queue_open(&fx.q[0], &fx.dev, 0, 1, &cfg, true) ==
-                    0);
+    /* The dead worker took all four and answered the first. */
+    fx_restart(4, 1);
     CU_ASSERT_EQUAL(fx_run(0, rsp, 4), 4);
     for (i = 0; i < 4; i++)
         CU_ASSERT(rsp_is(&rsp[i], 40 + i, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
@@ -305,13 +271,5 @@ int main(void)
         {"barrier, flush, discard", test_flush_barrier_discard},
         {"adopt a ring in use", test_adopt},
     };
-    int failures;
-
-    if (fx_suite_init() != 0) {
-        fx_suite_clean();
-        return 1;
-    }
-    failures = cutest_run("blkback_copy", tests, ARRAY_SIZE(tests));
-    fx_suite_clean();
-    return failures;
+    return fx_main("blkback_copy", tests, ARRAY_SIZE(tests));
 }

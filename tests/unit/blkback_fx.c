@@ -318,6 +318,63 @@ blkif_request_t rw_req(uint8_t op, uint64_t id, uint64_t sector, uint32_t first,
     return r;
 }
 
+/*
+ * An INDIRECT request of nseg full pages at frames from data, its segment
+ * list in frame ipage. rw: every grant writable (persistent grants, as
+ * Linux blkfront makes them); else the list read-only and the data
+ * read-only but for a READ.
+ */
+blkif_request_t ind_req(uint32_t ipage, uint32_t data, unsigned nseg,
+                        uint64_t id, uint8_t op, uint64_t sector, bool rw)
+{
+    struct blkif_request_segment *seg =
+        (struct blkif_request_segment *)(guest + (size_t)ipage * PAGE);
+    blkif_request_indirect_t ind;
+    blkif_request_t slot; /* a ring slot holding ind */
+    unsigned i;
+
+    for (i = 0; i < nseg; i++)
+        seg[i] = (struct blkif_request_segment){
+            .gref = grant(data + i, !rw && op != BLKIF_OP_READ),
+            .first_sect = 0,
+            .last_sect = 7};
+    memset(&ind, 0, sizeof(ind));
+    ind.operation = BLKIF_OP_INDIRECT;
+    ind.indirect_op = op;
+    ind.nr_segments = (uint16_t)nseg;
+    ind.id = id;
+    ind.sector_number = sector;
+    ind.indirect_grefs[0] = grant(ipage, !rw);
+    memset(&slot, 0, sizeof(slot));
+    memcpy(&slot, &ind, sizeof(ind));
+    return slot;
+}
+
+/*
+ * A worker restart on queue 0: the dead worker took the n requests on the
+ * ring and answered the first `answered` of them; its successor opens the
+ * queue with adopt.
+ */
+void fx_restart(unsigned n, unsigned answered)
+{
+    struct blkback_queue_cfg cfg = {.order = 0, .port = FE_PORT};
+    blkif_request_t taken[32]; /* an order-0 ring's worth */
+    blkif_response_t rsp;
+    unsigned i;
+
+    CU_ASSERT_FATAL(n <= ARRAY_SIZE(taken) && answered <= n);
+    CU_ASSERT_EQUAL(ringbuf_back_take(&fx.q[0].rb, taken, n), (int)n);
+    for (i = 0; i < answered; i++) {
+        blkback_ring_response(&rsp, taken[i].id, taken[i].operation, 0);
+        CU_ASSERT_EQUAL(ringbuf_back_put(&fx.q[0].rb, &rsp), 0);
+    }
+    ringbuf_back_push(&fx.q[0].rb);
+    blkback_queue_close(&fx.q[0]);
+    cfg.refs[0] = 1; /* the ring's grant, made first by fx_open */
+    CU_ASSERT_FATAL(blkback_queue_open(&fx.q[0], &fx.dev, 0, 1, &cfg, true) ==
+                    0);
+}
+
 void fill(uint32_t frame, unsigned npages, uint8_t seed)
 {
     size_t i;
@@ -350,7 +407,7 @@ bool rsp_is(const blkif_response_t *r, uint64_t id, uint8_t op, int16_t status)
     return memcmp(r, &want, sizeof(want)) == 0;
 }
 
-int fx_suite_init(void)
+static int fx_suite_init(void)
 {
     const char *t = getenv("TMPDIR");
 
@@ -368,7 +425,7 @@ int fx_suite_init(void)
     return disk_fd < 0 ? -1 : 0;
 }
 
-int fx_suite_clean(void)
+static void fx_suite_clean(void)
 {
     if (disk_fd >= 0) {
         close(disk_fd);
@@ -379,5 +436,15 @@ int fx_suite_clean(void)
     if (guest_fd >= 0)
         close(guest_fd);
     plat_set_ops(NULL);
-    return 0;
+}
+
+/* main() of a test program on this fixture: the failure count. */
+int fx_main(const char *suite, const struct cutest *tests, size_t n)
+{
+    int failures = 1;
+
+    if (fx_suite_init() == 0)
+        failures = cutest_run(suite, tests, n);
+    fx_suite_clean();
+    return failures;
 }

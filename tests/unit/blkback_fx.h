@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "backend/blk/blkback-internal.h"
+#include "tests/unit/cutest.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define PAGE          4096u
@@ -55,10 +56,12 @@ void fx_put(unsigned qi, const void *req);
 int fx_run(unsigned qi, blkif_response_t *rsp, unsigned n);
 blkif_request_t rw_req(uint8_t op, uint64_t id, uint64_t sector, uint32_t first,
                        unsigned nseg, bool ro);
+blkif_request_t ind_req(uint32_t ipage, uint32_t data, unsigned nseg,
+                        uint64_t id, uint8_t op, uint64_t sector, bool rw);
+void fx_restart(unsigned n, unsigned answered);
 void fill(uint32_t frame, unsigned npages, uint8_t seed);
 bool disk_equals(uint64_t off, uint32_t frame, unsigned npages);
 bool rsp_is(const blkif_response_t *r, uint64_t id, uint8_t op, int16_t status);
-int fx_suite_init(void);
-int fx_suite_clean(void);
+int fx_main(const char *suite, const struct cutest *tests, size_t n);
 
 #endif /* DRVDOM_TESTS_BLKBACK_FX_H */

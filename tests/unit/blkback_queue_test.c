@@ -210,47 +210,27 @@ static void test_readonly(void)
 static void indirect_rw(bool persistent)
 {
     struct blkif_request_segment *seg;
-    blkif_request_indirect_t ind;
-    blkif_request_t slot; /* a ring slot holding ind */
+    blkif_request_t slot;
     blkif_response_t rsp[1];
     const uint32_t ipage = 40, data = 200, back = 500;
-    unsigned i;
 
     CU_ASSERT_FATAL(fx_open(1, 0, persistent, BLKBACK_MAX_PGRANTS, false) == 0);
     fill(data, 256, 11);
-    seg = (struct blkif_request_segment *)(guest + (size_t)ipage * PAGE);
-    for (i = 0; i < 256; i++)
-        seg[i] =
-            (struct blkif_request_segment){.gref = grant(data + i, !persistent),
-                                           .first_sect = 0,
-                                           .last_sect = 7};
-    memset(&ind, 0, sizeof(ind));
-    ind.operation = BLKIF_OP_INDIRECT;
-    ind.indirect_op = BLKIF_OP_WRITE;
-    ind.nr_segments = 256;
-    ind.id = 77;
-    ind.sector_number = 16;
-    ind.indirect_grefs[0] = grant(ipage, !persistent);
-    memset(&slot, 0, sizeof(slot));
-    memcpy(&slot, &ind, sizeof(ind));
+    slot = ind_req(ipage, data, 256, 77, BLKIF_OP_WRITE, 16, persistent);
     fx_put(0, &slot);
     CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
     CU_ASSERT(rsp_is(&rsp[0], 77, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
     CU_ASSERT(disk_equals(16 * 512, data, 256));
-    for (i = 0; i < 256; i++)
-        seg[i].gref = grant(back + i, false);
-    ind.indirect_op = BLKIF_OP_READ;
-    ind.id = 78;
-    memcpy(&slot, &ind, sizeof(ind));
+    slot = ind_req(ipage, back, 256, 78, BLKIF_OP_READ, 16, persistent);
     fx_put(0, &slot);
     CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
     CU_ASSERT(rsp_is(&rsp[0], 78, BLKIF_OP_READ, BLKIF_RSP_OKAY));
     CU_ASSERT(memcmp(guest + (size_t)back * PAGE, guest + (size_t)data * PAGE,
                      256 * PAGE) == 0);
     /* A segment beyond its page in the indirect page: refused. */
+    slot = ind_req(ipage, back, 256, 79, BLKIF_OP_READ, 16, persistent);
+    seg = (struct blkif_request_segment *)(guest + (size_t)ipage * PAGE);
     seg[100].last_sect = 8;
-    ind.id = 79;
-    memcpy(&slot, &ind, sizeof(ind));
     fx_put(0, &slot);
     CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
     CU_ASSERT(rsp_is(&rsp[0], 79, BLKIF_OP_READ, BLKIF_RSP_ERROR));
@@ -329,28 +309,18 @@ static void test_broken_ring(void)
  */
 static void test_adopt(void)
 {
-    struct blkback_queue_cfg cfg = {.order = 0, .port = FE_PORT};
-    blkif_response_t rsp[4], dead_rsp;
-    blkif_request_t r[4], taken[4];
+    blkif_response_t rsp[4];
+    blkif_request_t r;
     unsigned i;
 
     CU_ASSERT_FATAL(fx_open(1, 0, false, 0, false) == 0);
     fill(DATA, 4, 19);
     for (i = 0; i < 4; i++) {
-        r[i] = rw_req(BLKIF_OP_WRITE, 40 + i, i * 8, DATA + i, 1, true);
-        fx_put(0, &r[i]);
+        r = rw_req(BLKIF_OP_WRITE, 40 + i, i * 8, DATA + i, 1, true);
+        fx_put(0, &r);
     }
     /* The dead worker: took all four, answered the first two. */
-    CU_ASSERT_EQUAL(ringbuf_back_take(&fx.q[0].rb, taken, 4), 4);
-    for (i = 0; i < 2; i++) {
-        blkback_ring_response(&dead_rsp, taken[i].id, BLKIF_OP_WRITE, 0);
-        CU_ASSERT_EQUAL(ringbuf_back_put(&fx.q[0].rb, &dead_rsp), 0);
-    }
-    ringbuf_back_push(&fx.q[0].rb);
-    blkback_queue_close(&fx.q[0]);
-    cfg.refs[0] = 1; /* the ring's grant, made first by fx_open */
-    CU_ASSERT_FATAL(blkback_queue_open(&fx.q[0], &fx.dev, 0, 1, &cfg, true) ==
-                    0);
+    fx_restart(4, 2);
     CU_ASSERT_EQUAL(fx_run(0, rsp, 4), 4);
     for (i = 0; i < 4; i++)
         CU_ASSERT(rsp_is(&rsp[i], 40 + i, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
@@ -488,13 +458,5 @@ int main(void)
         {"adopt: slots overwritten, journal", test_adopt_journal},
         {"four queues on four threads", test_four_queues},
     };
-    int failures;
-
-    if (fx_suite_init() != 0) {
-        fx_suite_clean();
-        return 1;
-    }
-    failures = cutest_run("blkback_queue", tests, ARRAY_SIZE(tests));
-    fx_suite_clean();
-    return failures;
+    return fx_main("blkback_queue", tests, ARRAY_SIZE(tests));
 }
