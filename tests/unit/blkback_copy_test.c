@@ -205,10 +205,8 @@ static void test_pool_exhausted(void)
 /* Barrier with data, flush, discard: no buffers for the latter two. */
 static void test_flush_barrier_discard(void)
 {
-    blkif_request_discard_t d;
-    blkif_request_t slot; /* a ring slot holding d */
     blkif_response_t rsp[3];
-    blkif_request_t r[2];
+    blkif_request_t r[3];
     uint8_t buf[4096], zero[4096] = {0};
 
     CU_ASSERT_FATAL(open_copy(1, 0) == 0);
@@ -219,14 +217,8 @@ static void test_flush_barrier_discard(void)
     r[1].id = 10;
     fx_put(0, &r[0]);
     fx_put(0, &r[1]);
-    memset(&d, 0, sizeof(d));
-    d.operation = BLKIF_OP_DISCARD;
-    d.id = 12;
-    d.sector_number = 8;
-    d.nr_sectors = 8;
-    memset(&slot, 0, sizeof(slot));
-    memcpy(&slot, &d, sizeof(d));
-    fx_put(0, &slot);
+    r[2] = discard_req(12, 8, 8, 0);
+    fx_put(0, &r[2]);
     CU_ASSERT_EQUAL(fx_run(0, rsp, 3), 3);
     CU_ASSERT(rsp_is(&rsp[0], 11, BLKIF_OP_WRITE_BARRIER, BLKIF_RSP_OKAY));
     CU_ASSERT(rsp_is(&rsp[1], 10, BLKIF_OP_FLUSH_DISKCACHE, BLKIF_RSP_OKAY));

@@ -350,6 +350,24 @@ blkif_request_t ind_req(uint32_t ipage, uint32_t data, unsigned nseg,
     return slot;
 }
 
+/* A DISCARD of nr sectors at sector (flag: BLKIF_DISCARD_SECURE or 0). */
+blkif_request_t discard_req(uint64_t id, uint64_t sector, uint64_t nr,
+                            uint8_t flag)
+{
+    blkif_request_discard_t d;
+    blkif_request_t slot; /* a ring slot holding d */
+
+    memset(&d, 0, sizeof(d));
+    d.operation = BLKIF_OP_DISCARD;
+    d.flag = flag;
+    d.id = id;
+    d.sector_number = sector;
+    d.nr_sectors = nr;
+    memset(&slot, 0, sizeof(slot));
+    memcpy(&slot, &d, sizeof(d));
+    return slot;
+}
+
 /*
  * A worker restart on queue 0: the dead worker took the n requests on the
  * ring and answered the first `answered` of them; its successor opens the

@@ -58,6 +58,8 @@ blkif_request_t rw_req(uint8_t op, uint64_t id, uint64_t sector, uint32_t first,
                        unsigned nseg, bool ro);
 blkif_request_t ind_req(uint32_t ipage, uint32_t data, unsigned nseg,
                         uint64_t id, uint8_t op, uint64_t sector, bool rw);
+blkif_request_t discard_req(uint64_t id, uint64_t sector, uint64_t nr,
+                            uint8_t flag);
 void fx_restart(unsigned n, unsigned answered);
 void fill(uint32_t frame, unsigned npages, uint8_t seed);
 bool disk_equals(uint64_t off, uint32_t frame, unsigned npages);

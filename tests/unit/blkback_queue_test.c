@@ -149,8 +149,7 @@ static void test_hostile_requests(void)
 
 static void test_flush_barrier_discard(void)
 {
-    blkif_request_discard_t d;
-    blkif_request_t slot; /* a ring slot holding d */
+    blkif_request_t slot;
     blkif_response_t rsp[3];
     blkif_request_t r[2];
     uint8_t buf[8192], zero[8192] = {0};
@@ -168,21 +167,14 @@ static void test_flush_barrier_discard(void)
     CU_ASSERT(rsp_is(&rsp[0], 10, BLKIF_OP_FLUSH_DISKCACHE, BLKIF_RSP_OKAY));
     CU_ASSERT(rsp_is(&rsp[1], 11, BLKIF_OP_WRITE_BARRIER, BLKIF_RSP_OKAY));
     CU_ASSERT(disk_equals(0, DATA, 4));
-    memset(&d, 0, sizeof(d));
-    d.operation = BLKIF_OP_DISCARD;
-    d.id = 12;
-    d.sector_number = 8;
-    d.nr_sectors = 16;
-    memset(&slot, 0, sizeof(slot));
-    memcpy(&slot, &d, sizeof(d));
+    slot = discard_req(12, 8, 16, 0);
     fx_put(0, &slot);
     CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
     CU_ASSERT(rsp_is(&rsp[0], 12, BLKIF_OP_DISCARD, BLKIF_RSP_OKAY));
     CU_ASSERT_EQUAL(pread(disk_fd, buf, sizeof(buf), 4096), 8192);
     CU_ASSERT(memcmp(buf, zero, sizeof(buf)) == 0);
     CU_ASSERT(disk_equals(0, DATA, 1) && disk_equals(12288, DATA + 3, 1));
-    d.flag = BLKIF_DISCARD_SECURE; /* a file cannot */
-    memcpy(&slot, &d, sizeof(d));
+    slot = discard_req(12, 8, 16, BLKIF_DISCARD_SECURE); /* a file cannot */
     fx_put(0, &slot);
     CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
     CU_ASSERT(rsp_is(&rsp[0], 12, BLKIF_OP_DISCARD, BLKIF_RSP_EOPNOTSUPP));
