@@ -3,14 +3,19 @@
 # dd writes and reads at a few block sizes) against each block backend in
 # one testbed run, printed as a table of MB/s with the ratios of QEMU's
 # qdisk and drvdom's blkback to Linux's blkback and of drvdom to qdisk.
-# Linux's blkback and drvdom's (drvdomd in dom0, when built) both serve a
-# loop device over the same tmpfs file; qdisk opens the file itself.
+# The store (TB_BENCH_STORE) is the same for every backend: "ram" (the
+# default), a RAM block device (brd, /dev/ram0) that all three open as a
+# block device, as a driver domain serves its disks; "file", a file in
+# dom0's tmpfs, which Linux's blkback and drvdom's (drvdomd in dom0, when
+# built) reach through a loop device and qdisk opens itself.
 # drvdom-blkback runs in its Xen default data mode (grant copy), drvdom-map
 # with DRVDOM_BLKBACK_DATA=map (grants mapped, persistent grants).
 # Figures under emulation only mean something side by side.
 #
-# Knobs (host TB_* variables reach dom0): TB_BENCH_MIB (MiB per block
-# size), TB_BENCH_BS (block sizes), TB_BENCH_REPS (rounds over the
+# Knobs (host TB_* variables reach dom0): TB_BENCH_BS (block sizes, each
+# SIZE or SIZE:MIB, the MiB moved at that size), TB_BENCH_MIB (MiB where a
+# size names none), TB_BENCH_REGION (MiB of the disk the passes go over),
+# TB_BENCH_STORE (ram or file), TB_BENCH_REPS (rounds over the
 # backends, interleaved, default 3; the table gives medians), TB_BENCH_BACKENDS (the backends, in
 # order, repeats allowed), where two more names exist: drvdom-poll<N> is
 # drvdom-blkback with DRVDOM_BLKBACK_POLL_US=N, drvdom-alt runs the worker
@@ -19,7 +24,14 @@
 # DRVDOM_BLKBACK_POLL_US for every drvdom backend.
 . /share/scenarios/lib.sh
 mib=${TB_BENCH_MIB:-32}
-sizes=${TB_BENCH_BS:-4k 64k 1M}
+region=${TB_BENCH_REGION:-32}
+specs=${TB_BENCH_BS:-4k:16 64k:64 1M:256}
+sizes=$(for s in $specs; do echo "${s%%:*}"; done | tr '\n' ' ')
+store=${TB_BENCH_STORE:-ram}
+case $store in
+ram | file) ;;
+*) tb_fail "TB_BENCH_STORE=$store: ram or file" ;;
+esac
 backends="linux-blkback qemu-qdisk"
 command -v drvdom-blkback >/dev/null &&
     backends="$backends drvdom-blkback drvdom-map"
@@ -32,9 +44,33 @@ while [ $i -lt "$reps" ]; do
     i=$((i + 1))
 done
 
+# bench_store: a fresh, zeroed store of the region and 16 MiB more; sets
+# target (what the backends are given).
+bench_store() {
+    if [ $store = ram ]; then
+        insmod /lib/modules/brd.ko rd_nr=1 rd_size=$(((region + 16) * 1024)) ||
+            tb_fail "cannot load brd"
+        target=/dev/ram0
+        [ -b $target ] || tb_fail "brd made no $target"
+    else
+        truncate -s $((region + 16))M /tmp/disk.img
+        target=/tmp/disk.img
+    fi
+}
+
+# bench_store_drop: give the store's memory back.
+bench_store_drop() {
+    if [ $store = ram ]; then
+        # A backend may hold the device a moment after its guest is gone.
+        tb_until 10 rmmod brd || tb_fail "cannot unload brd"
+    else
+        rm -f /tmp/disk.img
+    fi
+}
+
+tb_log "store: $store; sizes: $specs"
 for b in $runs; do
-    truncate -s $((mib + 16))M /tmp/disk.img
-    target=/tmp/disk.img
+    bench_store
     case $b in
     linux-blkback) spec="format=raw,vdev=xvda,access=rw," ;;
     qemu-qdisk) spec="format=raw,vdev=xvda,access=rw,backendtype=qdisk," ;;
@@ -50,10 +86,14 @@ for b in $runs; do
         esac
         tb_drvdomd vbd="$prog"
         unset DRVDOM_BLKBACK_DATA DRVDOM_BLKBACK_POLL_US
-        target=$(tb_loop /tmp/disk.img $((mib + 16)))
+        loopdev=""
+        if [ $store = file ]; then
+            loopdev=$(tb_loop /tmp/disk.img $((region + 16)))
+            target=$loopdev
+        fi
         ;;
     esac
-    tb_ramdisk /tmp/bench.cpio bench TB_MIB="$mib" "TB_BS='$sizes'"
+    tb_ramdisk /tmp/bench.cpio bench TB_MIB="$mib" TB_REGION="$region" "TB_BS='$specs'"
     tb_guest bench /tmp/bench.cpio "${spec}target=$target"
     tb_wait bench 240
     sed -n "s/^TB-BENCH: /$b /p" "$(tb_console bench)" | tr -d '\r' | tee -a /tmp/bench.results
@@ -64,14 +104,17 @@ for b in $runs; do
         grep -q "connected: .*, $mode" /var/log/xen/drvdomd.log ||
             tb_fail "$b: the worker did not say \"$mode\""
         tb_drvdomd_stop
-        losetup -d "$target"
+        [ -n "$loopdev" ] && losetup -d "$loopdev"
         tb_kernel_blkback on
     fi
-    rm -f /tmp/disk.img /tmp/bench.cpio
+    # The guest is gone (tb_wait): nothing holds the store any more.
+    bench_store_drop
+    rm -f /tmp/bench.cpio
 done
 
 echo
-echo "O_DIRECT sequential dd in the guest, $mib MiB per block size, MB/s"
+echo "O_DIRECT sequential dd in the guest ($specs: size:MiB moved), MB/s"
+echo "store: $store"
 [ "$reps" -gt 1 ] && echo "(median of $reps interleaved runs, min..max)"
 echo "(ratios of the same run; blkback = Linux's xen-blkback)"
 echo
