@@ -59,6 +59,9 @@ static int worker_args_opt(struct worker_args *a, int c, const char *arg,
     case 'h':
         a->help = true;
         break;
+    case 'S':
+        a->settings = true;
+        break;
     case 't':
         a->type = arg;
         break;
@@ -100,6 +103,7 @@ int worker_args_parse(struct worker_args *a, int argc, char **argv,
     static const struct option opts[] = {
         {"features", no_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
+        {"settings", no_argument, NULL, 'S'},
         {"type", required_argument, NULL, 't'},
         {"fe", required_argument, NULL, 'f'},
         {"devid", required_argument, NULL, 'd'},
@@ -121,7 +125,7 @@ int worker_args_parse(struct worker_args *a, int argc, char **argv,
             return -EINVAL;
     if (optind != argc || (a->type && strcmp(a->type, type) != 0))
         return -EINVAL;
-    if (a->features || a->help)
+    if (a->features || a->help || a->settings)
         return 0;
     return a->be_path && a->fe_path && a->status_fd >= 0 ? 0 : -EINVAL;
 }

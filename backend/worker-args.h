@@ -36,6 +36,8 @@ struct worker_args {
     bool adopt;            /* --adopt: attach to the rings in use */
     bool features;         /* --features: print them and exit */
     bool help;             /* --help */
+    bool settings;         /* --settings: print what a worker started now
+                              would use (data mode, poll bound) and exit */
 };
 
 /*

@@ -498,6 +498,9 @@ struct blkback_copy {
     struct blkif_request_segment *raw; /* indirect segments fetched:
                                           max_segs per context */
     struct iovec *iov;                 /* max_segs scratch iovecs */
+    struct plat_gntcopy_seg *rest;     /* the batch's segments left to
+                                          grant copy (persistent grants) */
+    uint32_t *rest_of;                 /* their indexes in segs */
 };
 
 int blkback_copy_open(struct blkback_queue *q);
@@ -529,7 +532,7 @@ struct blkback_fe_cfg {
 };
 
 unsigned blkback_xs_max_queues(void);
-void blkback_xs_print_features(FILE *out, bool persistent);
+void blkback_xs_print_features(FILE *out);
 int blkback_xs_read_backend(struct xs_handle *xs, const char *dir,
                             struct blkback_be_cfg *cfg, char *msg, size_t len);
 void blkback_xs_backend_free(struct blkback_be_cfg *cfg);

@@ -1,9 +1,18 @@
 /*
- * copy.c - the grant-copy data mode of a queue (--data copy), as QEMU's
- * qdisk moves data: no page of the guest is ever mapped, so no disk I/O is
- * ever in flight on a grant mapping (on Linux 6.1 a process that dies with
- * O_DIRECT I/O on gntdev-mapped pages corrupts dom0's page state, see
- * docs/testbed.md), and the backend keeps no mapping a guest could revoke.
+ * copy.c - the copy data mode of a queue (--data copy): the disk I/O is
+ * done on buffers of the queue's own, never on a guest's page, so no disk
+ * I/O is ever in flight on a grant mapping (on Linux 6.1 a process that
+ * dies with O_DIRECT I/O on gntdev-mapped pages corrupts dom0's page
+ * state, see docs/testbed.md). The data moves between the guest's pages
+ * and the buffers
+ *   - with persistent grants (both ends offered feature-persistent), by the
+ *     CPU through the grant's mapping, kept in the queue's persistent-grant
+ *     cache (pgrant.c) as Linux blkback keeps it: once a grant is cached no
+ *     call is made at all, where a grant copy costs a hypercall and pins
+ *     the buffer's page in gntdev for every segment;
+ *   - otherwise, and for a grant the cache has no room for or that cannot
+ *     be mapped writable, by batched grant copies (QEMU qdisk's way), no
+ *     page of the guest mapped.
  *
  * Each queue owns a pool of page-aligned buffers, allocated and populated
  * once (blkback_copy_pool_*): BLKBACK_COPY_PAGES_PER_ENT pages per ring slot
@@ -13,14 +22,14 @@
  * was (O_DIRECT) and no copy crosses a page on either side.
  *
  *   dispatch  parse every request taken; an indirect request's descriptor
- *             pages are fetched by grant copy, all of the pass's in one
- *             plat_gnttab_copy call, then validated;
+ *             pages are fetched (one copy batch for the pass), then
+ *             validated;
  *   start     requests take their buffers in ring order (a FIFO): the one
  *             at the head waits, and every one after it, until buffers
  *             free up (bounded, never dropped, never reordered, so a
  *             barrier cannot overtake); the data of every WRITE started
- *             is copied guest -> buffer in one call, then the I/O queued;
- *   reap      every READ completed is copied buffer -> guest in one call
+ *             is copied guest -> buffer in one batch, then the I/O queued;
+ *   reap      every READ completed is copied buffer -> guest in one batch
  *             before its response; the buffers go back to the pool.
  * A segment whose copy fails (GNTST_*: a bad or revoked grant, a read into
  * a read-only one) fails its request only, with BLKIF_RSP_ERROR.
@@ -132,7 +141,10 @@ int blkback_copy_open(struct blkback_queue *q)
     c->wait = calloc(q->nr_ents, sizeof(*c->wait));
     c->raw = calloc((size_t)q->nr_ents * q->max_segs, sizeof(*c->raw));
     c->iov = calloc(q->max_segs, sizeof(*c->iov));
-    if (c->segs == NULL || c->wait == NULL || c->raw == NULL || c->iov == NULL)
+    c->rest = calloc(c->max_batch, sizeof(*c->rest));
+    c->rest_of = calloc(c->max_batch, sizeof(*c->rest_of));
+    if (c->segs == NULL || c->wait == NULL || c->raw == NULL ||
+        c->iov == NULL || c->rest == NULL || c->rest_of == NULL)
         return -ENOMEM;
     return 0;
 }
@@ -149,6 +161,8 @@ void blkback_copy_close(struct blkback_queue *q)
     free(c->wait);
     free(c->raw);
     free(c->iov);
+    free(c->rest);
+    free(c->rest_of);
     free(c);
     q->cp = NULL;
 }
@@ -178,17 +192,92 @@ static void blkback_copy_add(struct blkback_queue *q, uint32_t *nb,
     }
 }
 
-/* Copy the batch's nb segments; a failed call fails every segment. */
+/*
+ * The mapping of persistent grant gref, in use until put back: from the
+ * cache, or mapped now (writable, as Linux does) and cached while the
+ * cache has room. NULL: not cached and not cacheable now (full, or the
+ * map refused), so the caller grant-copies that segment instead.
+ */
+static void *blkback_copy_pg_get(struct blkback_queue *q, grant_ref_t gref)
+{
+    struct blkback_pgrant_cache *c = &q->pg;
+    void *addr = blkback_pgrant_get(c, gref);
+
+    if (addr != NULL) {
+        q->st.pg_hits++;
+        return addr;
+    }
+    if (c->count >= c->max) {
+        c->overflow = true; /* the next purge makes room */
+        return NULL;
+    }
+    q->st.map_calls++;
+    if (plat_gnttab_map(q->gt, q->dev->fe, 1, &gref, true, &addr) < 0)
+        return NULL;
+    if (blkback_pgrant_add(c, gref, addr) < 0) {
+        plat_gnttab_unmap(q->gt, addr, 1);
+        return NULL;
+    }
+    return addr;
+}
+
+/*
+ * Move segment s through its grant's persistent mapping; false when the
+ * grant has none (s is then left for the grant copy).
+ */
+static bool blkback_copy_pg_move(struct blkback_queue *q,
+                                 struct plat_gntcopy_seg *s)
+{
+    bool to_guest = (s->flags & GNTCOPY_dest_gref) != 0;
+    const union plat_gntcopy_ptr *g = to_guest ? &s->dest : &s->source;
+    uint8_t *page;
+
+    /* Segments are validated to stay in their page; never trust that here. */
+    if ((uint32_t)g->foreign.offset + s->len > BLKBACK_PAGE_SIZE)
+        return false;
+    page = blkback_copy_pg_get(q, g->foreign.ref);
+    if (page == NULL)
+        return false;
+    if (to_guest)
+        memcpy(page + g->foreign.offset, s->source.virt, s->len);
+    else
+        memcpy(s->dest.virt, page + g->foreign.offset, s->len);
+    blkback_pgrant_put(&q->pg, g->foreign.ref, q->now_ms);
+    s->status = GNTST_okay;
+    return true;
+}
+
+/*
+ * Move the batch's nb segments. With persistent grants a segment whose
+ * grant is (or now gets) a persistent mapping is copied through it, by the
+ * CPU, with no call into the hypervisor; every other segment goes to one
+ * grant-copy call. A failed call fails each of its segments.
+ */
 static void blkback_copy_run(struct blkback_queue *q, uint32_t nb)
 {
-    uint32_t i;
+    struct blkback_copy *c = q->cp;
+    struct plat_gntcopy_seg *segs = c->segs;
+    uint32_t i, nr = 0;
 
     if (nb == 0)
         return;
-    q->st.copy_calls++;
-    if (plat_gnttab_copy(q->gt, nb, q->cp->segs) < 0)
+    if (q->dev->persistent) {
         for (i = 0; i < nb; i++)
-            q->cp->segs[i].status = GNTST_general_error;
+            if (!blkback_copy_pg_move(q, &c->segs[i])) {
+                c->rest[nr] = c->segs[i];
+                c->rest_of[nr++] = i;
+            }
+        if (nr == 0)
+            return;
+        segs = c->rest;
+        nb = nr;
+    }
+    q->st.copy_calls++;
+    if (plat_gnttab_copy(q->gt, nb, segs) < 0)
+        for (i = 0; i < nb; i++)
+            segs[i].status = GNTST_general_error;
+    for (i = 0; i < nr; i++)
+        c->segs[c->rest_of[i]].status = c->rest[i].status;
 }
 
 /* Every one of the n segments from first copied. */

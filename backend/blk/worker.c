@@ -21,11 +21,12 @@
  * before it sleeps.
  * --data (else the environment's DRVDOM_BLKBACK_DATA, which drvdomd's workers
  * inherit) says how data moves: copy (the default on Xen) grant-copies it
- * through the queue's own buffers (copy.c) and offers no persistent grants; map
- * (the default on the sim platform) maps the guest's pages and does the I/O on
- * them (queue.c). Exit status: 0 on a signal, 3 when the frontend's keys, refs,
- * ports or ring are unusable (or it broke a ring later), 1 for anything else
- * (the backing store, the toolstack's keys), 2 for usage.
+ * through the queue's own buffers (copy.c), by the CPU through persistent
+ * grants when the frontend uses them; map (the default on the sim platform)
+ * maps the guest's pages and does the I/O on them (queue.c). Exit status: 0 on
+ * a signal, 3 when the frontend's keys, refs, ports or ring are unusable (or it
+ * broke a ring later), 1 for anything else (the backing store, the toolstack's
+ * keys), 2 for usage.
  */
 #include "config.h"
 
@@ -78,7 +79,7 @@ struct blkback_worker {
 };
 
 static const char blkback_usage[] =
-    "usage: drvdom-blkback --features\n"
+    "usage: drvdom-blkback --features | --settings\n"
     "       drvdom-blkback --type vbd --fe N --devid D --backend-path P\n"
     "                      --frontend-path F --status-fd FD\n"
     "                      [--journal-fd J] [--poll-us US]\n"
@@ -139,7 +140,12 @@ static int blkback_parse(struct worker_args *a, int argc, char **argv)
         blkback_data_mode(a) < 0 || (a->poll_us < 0 && blkback_poll_env(a) < 0))
         return -EINVAL;
     if (a->features) {
-        blkback_xs_print_features(stdout, a->data == WORKER_DATA_MAP);
+        blkback_xs_print_features(stdout);
+        exit(BLKBACK_EXIT_OK);
+    }
+    if (a->settings) {
+        printf("data %s\npoll-us %d\n",
+               a->data == WORKER_DATA_MAP ? "map" : "copy", a->poll_us);
         exit(BLKBACK_EXIT_OK);
     }
     if (a->help) {
@@ -197,8 +203,8 @@ static int blkback_setup_keys(struct blkback_worker *w, struct xs_handle *xs)
         fprintf(stderr, "%s: refusing the frontend: %s\n", w->dev.name, msg);
         return BLKBACK_EXIT_PEER;
     }
-    /* Both ends offered it; never in copy mode, whatever was offered. */
-    w->dev.persistent = w->fe.persistent && w->be.persistent && !w->dev.copy;
+    /* Both ends offered it (drvdomd wrote ours at probe). */
+    w->dev.persistent = w->fe.persistent && w->be.persistent;
     return BLKBACK_EXIT_OK;
 }
 
@@ -409,7 +415,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: connected: %s, %llu sectors, %u queue(s)%s%s%s\n",
                 w.dev.name, w.be.params,
                 (unsigned long long)w.dev.geom.nr_sectors, w.fe.nr_queues,
-                w.dev.copy ? ", data by grant copy" : ", grants mapped",
+                w.dev.copy ? ", data copied via own buffers"
+                           : ", grants mapped",
                 w.dev.persistent ? ", persistent grants" : "",
                 w.a.adopt ? ", adopted" : "");
         status = blkback_serve(&w, sfd);

@@ -54,12 +54,11 @@ unsigned blkback_xs_max_queues(void)
 }
 
 /*
- * The static features drvdomd writes at probe ("key value" lines).
- * Persistent grants only pay off when grants are mapped (--data map): in
- * copy mode "feature-persistent 0" keeps Linux blkfront granting its bio
- * pages directly instead of copying them into persistent pages first.
+ * The static features drvdomd writes at probe ("key value" lines), the
+ * same in both data modes: with persistent grants the copy mode moves
+ * data by the CPU through mappings no disk I/O is ever done on (copy.c).
  */
-void blkback_xs_print_features(FILE *out, bool persistent)
+void blkback_xs_print_features(FILE *out)
 {
     fprintf(out,
             "max-ring-page-order %u\n"
@@ -67,7 +66,7 @@ void blkback_xs_print_features(FILE *out, bool persistent)
             "feature-max-indirect-segments %u\n"
             "feature-persistent %d\n",
             RINGBUF_MAX_ORDER, blkback_xs_max_queues(),
-            BLKBACK_MAX_INDIRECT_SEGS, persistent);
+            BLKBACK_MAX_INDIRECT_SEGS, 1);
 }
 
 /*

@@ -51,16 +51,16 @@ b_data() {
 }
 drvdomd_changed() { p2_=$(drvdomd_pid); [ -n "$p2_" ] && [ "$p2_" != "$1" ]; }
 
-# b_mode FE DEVID MODE: the device's worker moves data in MODE; copy offers
-# no persistent grants.
+# b_mode FE DEVID MODE: the device's worker moves data in MODE; both modes
+# offer persistent grants.
 b_mode() {
     wait_for grep -q "vbd/$1/$2: connected: .*, $(b_mode_says "$3")" \
         "$T_DIR/drvdomd.log" || t_fail "vbd $1/$2 not in $3 mode"
     fp_=$(xt read "$(be_path "$1" "$2")/feature-persistent")
-    [ "$fp_" = "$([ "$3" = copy ] && echo 0 || echo 1)" ] ||
+    [ "$fp_" = 1 ] ||
         t_fail "vbd $1/$2 in $3 mode: feature-persistent $fp_"
 }
-b_mode_says() { [ "$1" = copy ] && echo "data by grant copy" || echo "grants mapped"; }
+b_mode_says() { [ "$1" = copy ] && echo "data copied via own buffers" || echo "grants mapped"; }
 
 # b_disk NAME SIZE_MB: a disk file of random content in the scratch dir.
 b_disk() {

@@ -220,7 +220,7 @@ static int testdev_parse(struct testdev_back *t, int argc, char **argv)
     static char name[64];
     struct worker_args a;
 
-    if (worker_args_parse(&a, argc, argv, "testif", 0) < 0)
+    if (worker_args_parse(&a, argc, argv, "testif", 0) < 0 || a.settings)
         return -EINVAL;
     if (a.features || a.help) {
         printf("feature-testif 1\nmax-ring-page-order %u\n",

@@ -4,7 +4,9 @@
  * of guest pages without mapping one, one copy call per pass, a failed
  * copy failing its request only, indirect descriptors fetched by copy,
  * requests waiting in ring order while the pool is exhausted, barrier,
- * flush and discard, and a ring adopted in copy mode.
+ * flush and discard, a ring adopted in copy mode, and with persistent
+ * grants data moved through cached mappings by the CPU (grant copy only
+ * for what the cache cannot hold or map).
  */
 #include "config.h"
 
@@ -169,6 +171,107 @@ static void test_indirect(void)
 }
 
 /*
+ * Persistent grants (a cache of 8): the first use of a grant maps it once,
+ * later ones copy through the mapping with no call at all; grants beyond
+ * the cache's room, or that cannot be mapped writable (a read-only grant
+ * of a write), go to a grant copy; a read into a read-only grant fails.
+ */
+static void test_persistent(void)
+{
+    blkif_response_t rsp[4];
+    blkif_request_t w[2], r;
+    unsigned long maps, copies;
+    unsigned i;
+
+    fx_copy = true;
+    CU_ASSERT_FATAL(fx_open(1, 0, true, 8, false) == 0);
+    fill(DATA, 4, 21);
+    w[0] = rw_req(BLKIF_OP_WRITE, 1, 0, DATA, 2, false);
+    w[1] = rw_req(BLKIF_OP_WRITE, 2, 16, DATA + 2, 2, false);
+    maps = map_calls;
+    copies = copy_calls;
+    fx_put(0, &w[0]);
+    fx_put(0, &w[1]);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 2), 2);
+    CU_ASSERT(rsp_is(&rsp[0], 1, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
+    CU_ASSERT(rsp_is(&rsp[1], 2, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
+    CU_ASSERT(disk_equals(0, DATA, 4));
+    CU_ASSERT_EQUAL(map_calls - maps, 4); /* one each, cached */
+    CU_ASSERT_EQUAL(copy_calls, copies);
+    CU_ASSERT_EQUAL(fx.q[0].pg.count, 4);
+    /* Read back into the same grants (the guest reuses them): no call. */
+    memset(guest + (size_t)DATA * PAGE, 0, 4 * PAGE);
+    for (i = 0; i < 2; i++) {
+        r = w[i];
+        r.operation = BLKIF_OP_READ;
+        r.id = 10 + i;
+        fx_put(0, &r);
+    }
+    maps = map_calls;
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 2), 2);
+    CU_ASSERT(rsp_is(&rsp[0], 10, BLKIF_OP_READ, BLKIF_RSP_OKAY));
+    CU_ASSERT(rsp_is(&rsp[1], 11, BLKIF_OP_READ, BLKIF_RSP_OKAY));
+    CU_ASSERT(disk_equals(0, DATA, 4));
+    CU_ASSERT_EQUAL(map_calls, maps);
+    CU_ASSERT_EQUAL(copy_calls, copies);
+    CU_ASSERT(fx.q[0].st.pg_hits >= 4);
+    /* Six new grants, room for four: the other two by one grant copy. */
+    fill(DATA + 10, 6, 22);
+    r = rw_req(BLKIF_OP_WRITE, 20, 64, DATA + 10, 6, false);
+    fx_put(0, &r);
+    maps = map_calls;
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
+    CU_ASSERT(rsp_is(&rsp[0], 20, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
+    CU_ASSERT(disk_equals(64 * 512, DATA + 10, 6));
+    CU_ASSERT_EQUAL(map_calls - maps, 4);
+    CU_ASSERT_EQUAL(copy_calls - copies, 1);
+    /* The cache filled up, so the pass's purge unmapped its oldest. */
+    CU_ASSERT(fx.q[0].pg.count >= 4 && fx.q[0].pg.count < 8);
+    /* Cached grants stay mapped, nothing else does (the ring's page). */
+    CU_ASSERT_EQUAL(live_pages, 1 + (long)fx.q[0].pg.count);
+    fx_close();
+
+    /* Read-only grants: a write copies from one, a read into one fails. */
+    CU_ASSERT_FATAL(fx_open(1, 0, true, 8, false) == 0);
+    fill(DATA, 2, 23);
+    r = rw_req(BLKIF_OP_WRITE, 30, 0, DATA, 2, true);
+    fx_put(0, &r);
+    r = rw_req(BLKIF_OP_READ, 31, 0, DATA + 5, 1, true);
+    fx_put(0, &r);
+    copies = copy_calls;
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 2), 2);
+    CU_ASSERT(rsp_is(&rsp[0], 30, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
+    CU_ASSERT(rsp_is(&rsp[1], 31, BLKIF_OP_READ, BLKIF_RSP_ERROR));
+    CU_ASSERT(disk_equals(0, DATA, 2));
+    CU_ASSERT_EQUAL(guest[(size_t)(DATA + 5) * PAGE], 0);
+    CU_ASSERT_EQUAL(copy_calls - copies, 2);
+    CU_ASSERT_EQUAL(fx.q[0].pg.count, 0);
+    fx_close();
+}
+
+/* Indirect with persistent grants: descriptors and data all through the
+ * cache, no grant copy. */
+static void test_persistent_indirect(void)
+{
+    blkif_response_t rsp[1];
+    blkif_request_t r;
+    unsigned long copies;
+
+    fx_copy = true;
+    CU_ASSERT_FATAL(fx_open(1, 0, true, 1056, false) == 0);
+    fill(200, 256, 24);
+    r = ind_req(40, 200, 256, 90, BLKIF_OP_WRITE, 8, true);
+    copies = copy_calls;
+    fx_put(0, &r);
+    CU_ASSERT_EQUAL(fx_run(0, rsp, 1), 1);
+    CU_ASSERT(rsp_is(&rsp[0], 90, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
+    CU_ASSERT(disk_equals(8 * 512, 200, 256));
+    CU_ASSERT_EQUAL(copy_calls, copies);
+    CU_ASSERT_EQUAL(fx.q[0].pg.count, 256 + 1); /* one descriptor page */
+    fx_close();
+}
+
+/*
  * The pool (order 0: 352 pages) holds one request of 256 segments and a
  * bit: the second and third wait, and so does a small write behind them
  * (ring order), until buffers free up; every one completes, in order.
@@ -261,6 +364,8 @@ int main(void)
         {"indirect descriptors by copy", test_indirect},
         {"pool exhausted: requests wait in ring order", test_pool_exhausted},
         {"barrier, flush, discard", test_flush_barrier_discard},
+        {"persistent grants: copied through cached mappings", test_persistent},
+        {"persistent grants: indirect", test_persistent_indirect},
         {"adopt a ring in use", test_adopt},
     };
     return fx_main("blkback_copy", tests, ARRAY_SIZE(tests));

@@ -1,10 +1,11 @@
 /*
  * blkback_data_test.c - how drvdom-blkback picks its data mode: --data,
  * else DRVDOM_BLKBACK_DATA (what drvdomd's workers inherit), else the
- * platform (copy on Xen, map on the sim platform), as the real program
- * says it in --features: copy mode offers no persistent grants. A bad mode
- * is a usage error (exit 2), and so is a bad DRVDOM_BLKBACK_POLL_US (the
- * busy-poll bound drvdomd's workers inherit).
+ * platform (copy on Xen, map on the sim platform), and its busy-poll bound
+ * (DRVDOM_BLKBACK_POLL_US, else the platform's), as the real program says
+ * them in --settings. A bad mode is a usage error (exit 2), and so is a bad
+ * DRVDOM_BLKBACK_POLL_US. --features, what drvdomd writes at probe, is the
+ * same in both modes (persistent grants offered).
  */
 #include "config.h"
 
@@ -19,36 +20,39 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* One way to start the worker and what --features must then say. */
+/* One way to start the worker and what --settings must then say. */
 struct dt_case {
     const char *platform; /* DRVDOM_PLATFORM */
     const char *env;      /* DRVDOM_BLKBACK_DATA, NULL: unset */
     const char *opt;      /* --data's value, NULL: not given */
     int status;           /* expected exit status */
-    int persistent;       /* expected feature-persistent (status 0) */
+    const char *data;     /* expected data mode (status 0) */
     const char *poll;     /* DRVDOM_BLKBACK_POLL_US, NULL: unset */
+    int poll_us;          /* expected poll-us (status 0) */
 };
 
 static const struct dt_case dt_cases[] = {
-    {"sim", NULL, NULL, 0, 1},           /* sim: map */
-    {"xen", NULL, NULL, 0, 0},           /* Xen: copy */
-    {"sim", "copy", NULL, 0, 0},         /* the environment over the platform */
-    {"xen", "map", NULL, 0, 1},          /* likewise */
-    {"xen", "", NULL, 0, 0},             /* empty is unset */
-    {"xen", "map", "copy", 0, 0},        /* the option over the environment */
-    {"sim", "copy", "map", 0, 1},        /* likewise */
-    {"sim", "bogus", NULL, 2, -1},       /* a bad mode: usage */
-    {"sim", NULL, "bogus", 2, -1},       /* likewise */
-    {"xen", "COPY", "copy", 0, 0},       /* the environment is not read then */
-    {"sim", NULL, NULL, 0, 1, "0"},      /* polling off */
-    {"xen", NULL, NULL, 0, 0, "10000"},  /* the largest bound */
-    {"sim", NULL, NULL, 2, -1, "10001"}, /* too large: usage */
-    {"sim", NULL, NULL, 2, -1, "50us"},  /* not a number: usage */
-    {"sim", NULL, NULL, 2, -1, "-1"},    /* negative: usage */
+    {"sim", NULL, NULL, 0, "map", NULL, 50},        /* sim: map */
+    {"xen", NULL, NULL, 0, "copy", NULL, 1000},     /* Xen: copy */
+    {"sim", "copy", NULL, 0, "copy", NULL, 50},     /* env over platform */
+    {"xen", "map", NULL, 0, "map", NULL, 1000},     /* likewise */
+    {"xen", "", NULL, 0, "copy", NULL, 1000},       /* empty is unset */
+    {"xen", "map", "copy", 0, "copy", NULL, 1000},  /* option over env */
+    {"sim", "copy", "map", 0, "map", NULL, 50},     /* likewise */
+    {"sim", "bogus", NULL, 2, NULL, NULL, 0},       /* a bad mode: usage */
+    {"sim", NULL, "bogus", 2, NULL, NULL, 0},       /* likewise */
+    {"xen", "COPY", "copy", 0, "copy", NULL, 1000}, /* env not read then */
+    {"sim", NULL, NULL, 0, "map", "0", 0},          /* polling off */
+    {"xen", NULL, NULL, 0, "copy", "10000", 10000}, /* the largest bound */
+    {"sim", NULL, NULL, 2, NULL, "10001", 0},       /* too large: usage */
+    {"sim", NULL, NULL, 2, NULL, "50us", 0},        /* not a number: usage */
+    {"sim", NULL, NULL, 2, NULL, "-1", 0},          /* negative: usage */
 };
 
-/* Run --features as c says; its status, its stdout in out. */
-static int dt_run(const struct dt_case *c, char *out, size_t len)
+/* Run the program with what (--settings or --features) as c says; its
+ * status, its stdout in out. */
+static int dt_run(const struct dt_case *c, const char *what, char *out,
+                  size_t len)
 {
     const char *bd = getenv("DRVDOM_BUILDDIR");
     char prog[512];
@@ -75,9 +79,9 @@ static int dt_run(const struct dt_case *c, char *out, size_t len)
         if (dup2(pfd[1], 1) < 0)
             _exit(126);
         if (c->opt != NULL)
-            execl(prog, prog, "--features", "--data", c->opt, (char *)NULL);
+            execl(prog, prog, what, "--data", c->opt, (char *)NULL);
         else
-            execl(prog, prog, "--features", (char *)NULL);
+            execl(prog, prog, what, (char *)NULL);
         _exit(127);
     }
     close(pfd[1]);
@@ -92,32 +96,46 @@ static int dt_run(const struct dt_case *c, char *out, size_t len)
 
 static void test_modes(void)
 {
-    char out[1024], want[32];
+    char out[1024], want[64];
     size_t i;
     int st;
 
     for (i = 0; i < ARRAY_SIZE(dt_cases); i++) {
-        st = dt_run(&dt_cases[i], out, sizeof(out));
+        st = dt_run(&dt_cases[i], "--settings", out, sizeof(out));
         if (st != dt_cases[i].status)
             fprintf(stderr, "case %zu: exit %d, not %d\n", i, st,
                     dt_cases[i].status);
         CU_ASSERT_EQUAL(st, dt_cases[i].status);
         if (dt_cases[i].status != 0)
             continue;
-        snprintf(want, sizeof(want), "feature-persistent %d\n",
-                 dt_cases[i].persistent);
-        if (strstr(out, want) == NULL)
-            fprintf(stderr, "case %zu: no \"%.*s\" in:\n%s", i,
-                    (int)strlen(want) - 1, want, out);
-        CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
-        CU_ASSERT_PTR_NOT_NULL(strstr(out, "feature-max-indirect-segments"));
+        snprintf(want, sizeof(want), "data %s\npoll-us %d\n", dt_cases[i].data,
+                 dt_cases[i].poll_us);
+        if (strcmp(out, want) != 0)
+            fprintf(stderr, "case %zu: \"%s\", not \"%s\"\n", i, out, want);
+        CU_ASSERT_STRING_EQUAL(out, want);
     }
+}
+
+/* What drvdomd writes at probe does not depend on the data mode. */
+static void test_features(void)
+{
+    char out[2][1024];
+    int st[2];
+
+    st[0] = dt_run(&dt_cases[0], "--features", out[0], sizeof(out[0]));
+    st[1] = dt_run(&dt_cases[1], "--features", out[1], sizeof(out[1]));
+    CU_ASSERT_EQUAL(st[0], 0);
+    CU_ASSERT_EQUAL(st[1], 0);
+    CU_ASSERT_STRING_EQUAL(out[0], out[1]);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out[0], "feature-persistent 1\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out[0], "feature-max-indirect-segments"));
 }
 
 int main(void)
 {
     static const struct cutest tests[] = {
         {"data mode and poll bound: option, environment, platform", test_modes},
+        {"--features the same in both data modes", test_features},
     };
 
     return cutest_run("blkback_data", tests, ARRAY_SIZE(tests));

@@ -99,7 +99,7 @@ for b in $runs; do
     sed -n "s/^TB-BENCH: /$b /p" "$(tb_console bench)" | tr -d '\r' | tee -a /tmp/bench.results
     : >"$(tb_console bench)"
     if [ "${b%-*}" = drvdom ]; then
-        mode="data by grant copy"
+        mode="data copied via own buffers"
         [ $b = drvdom-map ] && mode="grants mapped"
         grep -q "connected: .*, $mode" /var/log/xen/drvdomd.log ||
             tb_fail "$b: the worker did not say \"$mode\""
