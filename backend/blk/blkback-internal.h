@@ -211,6 +211,9 @@ struct blkback_io {
     uint32_t nr_free;              /* entries on the free stack */
     uint32_t depth;                /* number of slots */
     uint32_t max_segs;             /* iovecs per slot */
+    uint8_t *fixed_base;           /* the registered buffer, or NULL */
+    size_t fixed_len;              /* its length */
+    unsigned long nr_fixed;        /* data I/Os done on it */
     uint32_t barrier;              /* slot of the flush/barrier in progress */
     bool draining;                 /* ... whose fsync waits for started == 0 */
     uint32_t started;              /* slots started and not finished */
@@ -245,6 +248,7 @@ void blkback_io_geom(const struct blkback_io *io, struct blkback_geom *geom,
 int blkback_io_queue(struct blkback_io *io, uint64_t tag,
                      const struct blkback_req *req, const struct iovec *iov,
                      unsigned niov);
+int blkback_io_fixed(struct blkback_io *io, void *base, size_t len);
 int blkback_io_submit(struct blkback_io *io);
 int blkback_io_reap(struct blkback_io *io, struct blkback_io_done *done,
                     unsigned max, bool wait);
@@ -476,8 +480,9 @@ void blkback_queue_refuse(struct blkback_queue *q, struct blkback_pending *p,
 struct blkback_copy_pool {
     uint8_t *base;    /* npages pages, mapped and populated at init */
     uint32_t npages;  /* pages in the pool */
-    uint32_t *free;   /* stack of free page indexes */
-    uint32_t nr_free; /* entries on it */
+    uint64_t *used;   /* bitmap: page i handed out */
+    uint32_t nr_free; /* pages not handed out */
+    uint32_t hint;    /* where the next search for a run starts */
 };
 
 uint32_t blkback_copy_pool_size(uint32_t nr_ents, uint32_t max_segs);

@@ -58,29 +58,29 @@ uint32_t blkback_copy_pool_size(uint32_t nr_ents, uint32_t max_segs)
     return (uint32_t)n;
 }
 
+#define BLKBACK_POOL_WORD 64u
+
 /* npages buffers, populated now (no fault on the per-request path). */
 int blkback_copy_pool_init(struct blkback_copy_pool *pool, uint32_t npages)
 {
     size_t len = (size_t)npages * BLKBACK_PAGE_SIZE;
-    uint32_t i;
 
     memset(pool, 0, sizeof(*pool));
     if (npages == 0)
         return -EINVAL;
-    pool->free = calloc(npages, sizeof(*pool->free));
-    if (pool->free == NULL)
+    pool->used = calloc((npages + BLKBACK_POOL_WORD - 1) / BLKBACK_POOL_WORD,
+                        sizeof(*pool->used));
+    if (pool->used == NULL)
         return -ENOMEM;
     pool->base = mmap(NULL, len, PROT_READ | PROT_WRITE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (pool->base == MAP_FAILED) {
         pool->base = NULL;
-        free(pool->free);
-        pool->free = NULL;
+        free(pool->used);
+        pool->used = NULL;
         return -ENOMEM;
     }
     pool->npages = npages;
-    for (i = 0; i < npages; i++)
-        pool->free[i] = npages - 1 - i;
     pool->nr_free = npages;
     return 0;
 }
@@ -90,21 +90,91 @@ void blkback_copy_pool_destroy(struct blkback_copy_pool *pool)
 {
     if (pool->base != NULL)
         munmap(pool->base, (size_t)pool->npages * BLKBACK_PAGE_SIZE);
-    free(pool->free);
+    free(pool->used);
     memset(pool, 0, sizeof(*pool));
 }
 
-/* n pages into pages[], all or none: false when fewer are free. */
+static bool blkback_pool_used(const struct blkback_copy_pool *pool, uint32_t i)
+{
+    return (pool->used[i / BLKBACK_POOL_WORD] >> (i % BLKBACK_POOL_WORD)) & 1u;
+}
+
+static void blkback_pool_mark(struct blkback_copy_pool *pool, uint32_t i,
+                              bool used)
+{
+    uint64_t bit = 1ull << (i % BLKBACK_POOL_WORD);
+
+    if (used)
+        pool->used[i / BLKBACK_POOL_WORD] |= bit;
+    else
+        pool->used[i / BLKBACK_POOL_WORD] &= ~bit;
+}
+
+/*
+ * The first run of n free pages at or after the hint (wrapping around), or
+ * UINT32_MAX. Whole free or used words are skipped at once.
+ */
+static uint32_t blkback_pool_find_run(const struct blkback_copy_pool *pool,
+                                      unsigned n)
+{
+    uint32_t i = pool->hint, start = 0, run = 0, seen = 0, w;
+    uint64_t word;
+
+    while (seen < pool->npages) {
+        if (i == pool->npages) {
+            i = 0;
+            run = 0; /* a run does not wrap */
+        }
+        word = pool->used[i / BLKBACK_POOL_WORD];
+        w = 1;
+        if (i % BLKBACK_POOL_WORD == 0 &&
+            i + BLKBACK_POOL_WORD <= pool->npages &&
+            (word == 0 || word == UINT64_MAX))
+            w = BLKBACK_POOL_WORD;
+        if (w > 1 ? word != 0 : blkback_pool_used(pool, i)) {
+            run = 0;
+        } else {
+            if (run == 0)
+                start = i;
+            run += w;
+            if (run >= n)
+                return start;
+        }
+        i += w;
+        seen += w;
+    }
+    return UINT32_MAX;
+}
+
+/*
+ * n pages into pages[], all or none: false when fewer are free. The pages
+ * are consecutive when the pool has such a run (the I/O on them is then
+ * one piece of the engine's fixed buffer), else any free ones.
+ */
 bool blkback_copy_pool_get(struct blkback_copy_pool *pool, void **pages,
                            unsigned n)
 {
-    unsigned i;
+    uint32_t start, i, k;
 
     if (n > pool->nr_free)
         return false;
-    for (i = 0; i < n; i++)
-        pages[i] = pool->base +
-                   (size_t)pool->free[--pool->nr_free] * BLKBACK_PAGE_SIZE;
+    if (n == 0)
+        return true;
+    start = blkback_pool_find_run(pool, n);
+    if (start != UINT32_MAX) {
+        for (k = 0; k < n; k++) {
+            blkback_pool_mark(pool, start + k, true);
+            pages[k] = pool->base + (size_t)(start + k) * BLKBACK_PAGE_SIZE;
+        }
+        pool->hint = start + n;
+    } else {
+        for (i = 0, k = 0; k < n; i++)
+            if (!blkback_pool_used(pool, i)) {
+                blkback_pool_mark(pool, i, true);
+                pages[k++] = pool->base + (size_t)i * BLKBACK_PAGE_SIZE;
+            }
+    }
+    pool->nr_free -= n;
     return true;
 }
 
@@ -115,8 +185,11 @@ void blkback_copy_pool_put(struct blkback_copy_pool *pool, void *const *pages,
     unsigned i;
 
     for (i = 0; i < n; i++)
-        pool->free[pool->nr_free++] =
-            (uint32_t)(((uint8_t *)pages[i] - pool->base) / BLKBACK_PAGE_SIZE);
+        blkback_pool_mark(
+            pool,
+            (uint32_t)(((uint8_t *)pages[i] - pool->base) / BLKBACK_PAGE_SIZE),
+            false);
+    pool->nr_free += n;
 }
 
 /* ------------------------------------------------------------ open/close */
@@ -146,6 +219,14 @@ int blkback_copy_open(struct blkback_queue *q)
     if (c->segs == NULL || c->wait == NULL || c->raw == NULL ||
         c->iov == NULL || c->rest == NULL || c->rest_of == NULL)
         return -ENOMEM;
+    /* The kernel pins the pool once, not the pages of every I/O. */
+    ret = blkback_io_fixed(&q->io, c->pool.base,
+                           (size_t)npages * BLKBACK_PAGE_SIZE);
+    if (ret < 0)
+        fprintf(stderr,
+                "%s: no fixed buffer for the I/O (%s): pages pinned per "
+                "request\n",
+                q->name, strerror(-ret));
     return 0;
 }
 
@@ -425,18 +506,29 @@ static void blkback_copy_release(struct blkback_queue *q,
     p->nr_mapped = 0;
 }
 
-/* Hand p to the engine on its buffers. 0 or the engine's -errno. */
+/*
+ * Hand p to the engine on its buffers, segments that meet in memory as one
+ * iovec (consecutive pages, full but for the ends: one piece, which the
+ * engine does on its fixed buffer). 0 or the engine's -errno.
+ */
 static int blkback_copy_queue_io(struct blkback_queue *q, uint32_t idx)
 {
     struct blkback_pending *p = &q->pend[idx];
     struct iovec *iov = q->cp->iov;
-    unsigned i;
+    unsigned i, n = 0;
+    uint8_t *at;
 
     for (i = 0; i < p->req.nr_segs; i++) {
-        iov[i].iov_base = (uint8_t *)p->pages[i] + p->segs[i].offset;
-        iov[i].iov_len = p->segs[i].len;
+        at = (uint8_t *)p->pages[i] + p->segs[i].offset;
+        if (n > 0 &&
+            (uint8_t *)iov[n - 1].iov_base + iov[n - 1].iov_len == at) {
+            iov[n - 1].iov_len += p->segs[i].len;
+            continue;
+        }
+        iov[n].iov_base = at;
+        iov[n++].iov_len = p->segs[i].len;
     }
-    return blkback_io_queue(&q->io, idx, &p->req, iov, p->req.nr_segs);
+    return blkback_io_queue(&q->io, idx, &p->req, iov, n);
 }
 
 /*

@@ -565,6 +565,36 @@ static void blkback_io_watched(struct blkback_io *io, uint64_t data, int res)
         io->fired |= 1u << k;
 }
 
+/*
+ * Register [base, base + len) as the engine's fixed buffer: data inside it
+ * in one piece then goes as READ_FIXED/WRITE_FIXED, on pages the kernel
+ * pinned once, here, instead of at every I/O. 0 or -errno (a memlock
+ * limit, an old kernel): the engine then works as before.
+ */
+int blkback_io_fixed(struct blkback_io *io, void *base, size_t len)
+{
+    struct iovec v = {.iov_base = base, .iov_len = len};
+    int ret;
+
+    ret = io_uring_register_buffers(&io->ring, &v, 1);
+    if (ret < 0)
+        return ret;
+    io->fixed_base = base;
+    io->fixed_len = len;
+    return 0;
+}
+
+/* Slot s's data is one piece of the fixed buffer. */
+static bool blkback_io_is_fixed(const struct blkback_io *io,
+                                const struct blkback_io_slot *s)
+{
+    const uint8_t *a = s->iov[0].iov_base;
+
+    return io->fixed_base != NULL && s->niov == 1 && a >= io->fixed_base &&
+           s->iov[0].iov_len <= io->fixed_len &&
+           (size_t)(a - io->fixed_base) <= io->fixed_len - s->iov[0].iov_len;
+}
+
 /* Prepare the SQE of slot idx's current phase. */
 static void blkback_io_prep(struct blkback_io *io, uint32_t idx)
 {
@@ -579,10 +609,21 @@ static void blkback_io_prep(struct blkback_io *io, uint32_t idx)
         io_uring_prep_fsync(sqe, io->fd, IORING_FSYNC_DATASYNC);
         break;
     case BLKBACK_PH_DATA:
-        if (s->op == BLKIF_OP_READ)
+        if (blkback_io_is_fixed(io, s)) {
+            io->nr_fixed++;
+            if (s->op == BLKIF_OP_READ)
+                io_uring_prep_read_fixed(sqe, io->fd, s->iov[0].iov_base,
+                                         (unsigned)s->iov[0].iov_len, s->offset,
+                                         0);
+            else
+                io_uring_prep_write_fixed(sqe, io->fd, s->iov[0].iov_base,
+                                          (unsigned)s->iov[0].iov_len,
+                                          s->offset, 0);
+        } else if (s->op == BLKIF_OP_READ) {
             io_uring_prep_readv(sqe, io->fd, s->iov, s->niov, s->offset);
-        else
+        } else {
             io_uring_prep_writev(sqe, io->fd, s->iov, s->niov, s->offset);
+        }
         break;
     case BLKBACK_PH_DISCARD:
         io_uring_prep_fallocate(sqe, io->fd,

@@ -26,7 +26,7 @@
 static void test_pool(void)
 {
     struct blkback_copy_pool pool;
-    void *pages[8], *more[8];
+    void *pages[40], *more[8], *big[150];
     unsigned i;
 
     CU_ASSERT_EQUAL(blkback_copy_pool_size(32, 256),
@@ -48,6 +48,32 @@ static void test_pool(void)
     blkback_copy_pool_put(&pool, pages, 5);
     blkback_copy_pool_put(&pool, more, 3);
     CU_ASSERT(blkback_copy_pool_get(&pool, pages, 8));
+    for (i = 1; i < 8; i++) /* one run: consecutive pages */
+        CU_ASSERT((uint8_t *)pages[i] == (uint8_t *)pages[i - 1] + PAGE);
+    /* Pages 1, 3, 5 given back: no run of 2, so any 2 free ones. */
+    more[0] = pages[1];
+    more[1] = pages[3];
+    more[2] = pages[5];
+    blkback_copy_pool_put(&pool, more, 3);
+    CU_ASSERT(blkback_copy_pool_get(&pool, more, 2));
+    CU_ASSERT(more[0] == pages[1] && more[1] == pages[3]);
+    CU_ASSERT_EQUAL(pool.nr_free, 1);
+    blkback_copy_pool_destroy(&pool);
+    /* A pool across several bitmap words: runs over whole free words. */
+    CU_ASSERT_FATAL(blkback_copy_pool_init(&pool, 200) == 0);
+    CU_ASSERT(blkback_copy_pool_get(&pool, pages, 3));
+    CU_ASSERT(blkback_copy_pool_get(&pool, big, 150));
+    for (i = 1; i < 150; i++)
+        CU_ASSERT((uint8_t *)big[i] == (uint8_t *)big[i - 1] + PAGE);
+    CU_ASSERT((uint8_t *)big[0] == (uint8_t *)pages[2] + PAGE);
+    blkback_copy_pool_put(&pool, pages, 3);
+    /* 47 free at the end, 3 at the start: 40 in one run at the end. */
+    CU_ASSERT(blkback_copy_pool_get(&pool, pages, 40));
+    CU_ASSERT((uint8_t *)pages[0] == (uint8_t *)big[149] + PAGE);
+    CU_ASSERT((uint8_t *)pages[39] == (uint8_t *)big[149] + 40 * PAGE);
+    blkback_copy_pool_put(&pool, big, 150);
+    blkback_copy_pool_put(&pool, pages, 40);
+    CU_ASSERT_EQUAL(pool.nr_free, 200);
     blkback_copy_pool_destroy(&pool);
     blkback_copy_pool_destroy(&pool); /* idempotent */
 }
@@ -84,6 +110,8 @@ static void test_read_write(void)
     for (i = 0; i < 20; i++)
         CU_ASSERT(rsp_is(&rsp[i], i, BLKIF_OP_WRITE, BLKIF_RSP_OKAY));
     CU_ASSERT(disk_equals(0, DATA, 40));
+    /* Two full pages each, on consecutive buffers: the fixed buffer. */
+    CU_ASSERT_EQUAL(fx.q[0].io.nr_fixed, 20);
     for (i = 0; i < 20; i++) {
         r = rw_req(BLKIF_OP_READ, 100 + i, i * 16, DATA + 100 + 2 * i, 2,
                    false);
@@ -96,6 +124,8 @@ static void test_read_write(void)
     CU_ASSERT_EQUAL(fx_run(0, rsp, 20), 20);
     for (i = 0; i < 20; i++)
         CU_ASSERT(rsp_is(&rsp[i], 100 + i, BLKIF_OP_READ, BLKIF_RSP_OKAY));
+    /* The last one's second segment starts inside its page: two pieces. */
+    CU_ASSERT_EQUAL(fx.q[0].io.nr_fixed, 20 + 19);
     CU_ASSERT(memcmp(guest + (size_t)(DATA + 100) * PAGE, guest + DATA * PAGE,
                      39 * PAGE) == 0);
     /* Sectors 1..3 of the last page only: the rest of it untouched. */
