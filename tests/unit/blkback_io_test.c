@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -574,6 +575,52 @@ static void test_slots_and_watches(void)
     close(efd);
 }
 
+/*
+ * The kernel holds what completes from elsewhere (here a watched fd's
+ * poll, written by another thread) as task work of the ring's thread
+ * (DEFER_TASKRUN) and flags it (TASKRUN_FLAG): a reap that does not wait,
+ * as a busy-polling queue does, must still collect it without sleeping
+ * first (liburing's peek enters the kernel for it when flagged).
+ */
+/* Another thread makes the eventfd *arg readable. */
+static void *io_poke(void *arg)
+{
+    uint64_t v = 1;
+
+    if (write(*(int *)arg, &v, sizeof(v)) != (ssize_t)sizeof(v))
+        abort();
+    return NULL;
+}
+
+static void test_reap_deferred(void)
+{
+    struct blkback_io_opts o = base_opts;
+    struct blkback_io_done done[1];
+    struct blkback_io io;
+    pthread_t t;
+    int efd, i;
+
+    CU_ASSERT_EQUAL_FATAL(make_file(tmp_path, FILE_BYTES), 0);
+    o.allow_buffered = true;
+    CU_ASSERT_EQUAL_FATAL(blkback_io_open(&io, tmp_path, &o), 0);
+    efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    CU_ASSERT_FATAL(efd >= 0);
+    CU_ASSERT_EQUAL(blkback_io_watch(&io, BLKBACK_WATCH_STOP, efd), 0);
+    CU_ASSERT_EQUAL(blkback_io_submit(&io), 0); /* armed */
+    CU_ASSERT_EQUAL(blkback_io_reap(&io, done, 1, false), 0);
+    CU_ASSERT_EQUAL(io.fired, 0);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&t, NULL, io_poke, &efd), 0);
+    pthread_join(t, NULL);
+    for (i = 0; i < 1000 && io.fired == 0; i++) {
+        CU_ASSERT_EQUAL(blkback_io_reap(&io, done, 1, false), 0);
+        if (io.fired == 0)
+            usleep(1000);
+    }
+    CU_ASSERT_EQUAL(io.fired, 1u << BLKBACK_WATCH_STOP);
+    blkback_io_close(&io);
+    close(efd);
+}
+
 static void test_readonly(void)
 {
     struct blkback_io_opts o = base_opts;
@@ -642,6 +689,8 @@ int main(void)
         {"discard punches a hole", test_discard},
         {"short read", test_short_read},
         {"slots, arguments, watches", test_slots_and_watches},
+        {"a busy-polling reap collects deferred completions",
+         test_reap_deferred},
         {"read-only", test_readonly},
         {"open errors and geometry", test_open_errors},
     };
