@@ -5,9 +5,12 @@
 # qdisk and drvdom's blkback to Linux's blkback and of drvdom to qdisk.
 # The store (TB_BENCH_STORE) is the same for every backend: "ram" (the
 # default), a RAM block device (brd, /dev/ram0) that all three open as a
-# block device, as a driver domain serves its disks; "file", a file in
-# dom0's tmpfs, which Linux's blkback and drvdom's (drvdomd in dom0, when
-# built) reach through a loop device and qdisk opens itself.
+# block device, as a driver domain serves its disks; "fs", an image file
+# on a file system (ext2 on a RAM block device), which qdisk and drvdom's
+# blkback open themselves (O_DIRECT) and Linux's blkback reaches through a
+# loop device, as each serves disk images; "file", a file in dom0's tmpfs,
+# which refuses O_DIRECT, so that Linux's blkback and drvdom's (drvdomd in
+# dom0, when built) both reach it through a loop device and qdisk opens it.
 # drvdom-blkback runs in its Xen default data mode (grant copy), drvdom-map
 # with DRVDOM_BLKBACK_DATA=map (grants mapped, persistent grants).
 # Figures under emulation only mean something side by side.
@@ -15,7 +18,7 @@
 # Knobs (host TB_* variables reach dom0): TB_BENCH_BS (block sizes, each
 # SIZE or SIZE:MIB, the MiB moved at that size), TB_BENCH_MIB (MiB where a
 # size names none), TB_BENCH_REGION (MiB of the disk the passes go over),
-# TB_BENCH_STORE (ram or file), TB_BENCH_REPS (rounds over the
+# TB_BENCH_STORE (ram, fs or file), TB_BENCH_REPS (rounds over the
 # backends, interleaved, default 3; the table gives medians), TB_BENCH_BACKENDS (the backends, in
 # order, repeats allowed), where two more names exist: drvdom-poll<N> is
 # drvdom-blkback with DRVDOM_BLKBACK_POLL_US=N, drvdom-alt runs the worker
@@ -29,8 +32,8 @@ specs=${TB_BENCH_BS:-4k:16 64k:64 1M:256}
 sizes=$(for s in $specs; do echo "${s%%:*}"; done | tr '\n' ' ')
 store=${TB_BENCH_STORE:-ram}
 case $store in
-ram | file) ;;
-*) tb_fail "TB_BENCH_STORE=$store: ram or file" ;;
+ram | fs | file) ;;
+*) tb_fail "TB_BENCH_STORE=$store: ram, fs or file" ;;
 esac
 backends="linux-blkback qemu-qdisk"
 command -v drvdom-blkback >/dev/null &&
@@ -44,28 +47,53 @@ while [ $i -lt "$reps" ]; do
     i=$((i + 1))
 done
 
+# bench_ram MIB: a RAM block device of MIB MiB, /dev/ram0.
+bench_ram() {
+    insmod /lib/modules/brd.ko rd_nr=1 rd_size=$(($1 * 1024)) ||
+        tb_fail "cannot load brd"
+    [ -b /dev/ram0 ] || tb_fail "brd made no /dev/ram0"
+}
+
 # bench_store: a fresh, zeroed store of the region and 16 MiB more; sets
 # target (what the backends are given).
 bench_store() {
-    if [ $store = ram ]; then
-        insmod /lib/modules/brd.ko rd_nr=1 rd_size=$(((region + 16) * 1024)) ||
-            tb_fail "cannot load brd"
+    case $store in
+    ram)
+        bench_ram $((region + 16))
         target=/dev/ram0
-        [ -b $target ] || tb_fail "brd made no $target"
-    else
+        ;;
+    fs)
+        # An image file written in full (no holes for O_DIRECT to meet).
+        bench_ram $((region + 24))
+        mke2fs -q /dev/ram0 >/dev/null || tb_fail "mke2fs /dev/ram0"
+        mkdir -p /mnt/store
+        mount -t ext4 /dev/ram0 /mnt/store || tb_fail "cannot mount /dev/ram0"
+        target=/mnt/store/disk.img
+        dd if=/dev/zero of=$target bs=1M count=$((region + 16)) 2>/dev/null ||
+            tb_fail "cannot write $target"
+        sync
+        ;;
+    file)
         truncate -s $((region + 16))M /tmp/disk.img
         target=/tmp/disk.img
-    fi
+        ;;
+    esac
 }
 
 # bench_store_drop: give the store's memory back.
 bench_store_drop() {
-    if [ $store = ram ]; then
+    case $store in
+    fs)
+        # The hotplug script's loop device may outlive the guest a moment.
+        tb_until 10 umount /mnt/store || tb_fail "cannot unmount /mnt/store"
+        tb_until 10 rmmod brd || tb_fail "cannot unload brd"
+        ;;
+    ram)
         # A backend may hold the device a moment after its guest is gone.
         tb_until 10 rmmod brd || tb_fail "cannot unload brd"
-    else
-        rm -f /tmp/disk.img
-    fi
+        ;;
+    file) rm -f /tmp/disk.img ;;
+    esac
 }
 
 tb_log "store: $store; sizes: $specs"
