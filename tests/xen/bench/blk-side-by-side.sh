@@ -11,7 +11,7 @@
 # loop device, as each serves disk images; "file", a file in dom0's tmpfs,
 # which refuses O_DIRECT, so that Linux's blkback and drvdom's (drvdomd in
 # dom0, when built) both reach it through a loop device and qdisk opens it.
-# drvdom-blkback runs in its Xen default data mode (grant copy), drvdom-map
+# drvdom-blkback runs in its Xen default data mode (copy), drvdom-map
 # with DRVDOM_BLKBACK_DATA=map (grants mapped, persistent grants).
 # Figures under emulation only mean something side by side.
 #

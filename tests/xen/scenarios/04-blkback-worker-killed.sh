@@ -9,8 +9,9 @@
 # keeps /dev/xvda, the vbd stays Connected, every round completes with the
 # right data and no I/O error, dom0's kernel has nothing to complain about
 # (no gntdev warning, no bad page state), and the guest leaves nothing
-# behind. drvdom-blkback runs in its Xen default data mode, grant copy: with
-# the guest's pages grant-mapped under in-flight O_DIRECT I/O, a SIGKILLed
+# behind. drvdom-blkback runs in its Xen default data mode, copy (its I/O on
+# buffers of its own, never on a guest's page): with the guest's pages
+# grant-mapped under in-flight O_DIRECT I/O, a SIGKILLed
 # worker's exit unmapped them while the disk still held them (Linux 6.1:
 # gntdev warning, bad page state, ENOMEM for the successor's writes; about
 # half the runs failed, docs/testbed.md).
