@@ -6,7 +6,7 @@
 # The store (TB_BENCH_STORE) is the same for every backend: "ram" (the
 # default), a RAM block device (brd, /dev/ram0) that all three open as a
 # block device, as a driver domain serves its disks; "fs", an image file
-# on a file system (ext2 on a RAM block device), which qdisk and drvdom's
+# on a file system (ext4 on a RAM block device), which qdisk and drvdom's
 # blkback open themselves (O_DIRECT) and Linux's blkback reaches through a
 # loop device, as each serves disk images; "file", a file in dom0's tmpfs,
 # which refuses O_DIRECT, so that Linux's blkback and drvdom's (drvdomd in
@@ -64,13 +64,14 @@ bench_store() {
         ;;
     fs)
         # An image file written in full (no holes for O_DIRECT to meet).
-        bench_ram $((region + 24))
-        mke2fs -q /dev/ram0 >/dev/null || tb_fail "mke2fs /dev/ram0"
+        bench_ram $((region + 40))
+        /sbin/mke2fs -q -t ext4 -b 4096 /dev/ram0 ||
+            tb_fail "mke2fs /dev/ram0"
         mkdir -p /mnt/store
         mount -t ext4 /dev/ram0 /mnt/store || tb_fail "cannot mount /dev/ram0"
         target=/mnt/store/disk.img
-        dd if=/dev/zero of=$target bs=1M count=$((region + 16)) 2>/dev/null ||
-            tb_fail "cannot write $target"
+        dd if=/dev/zero of=$target bs=1M count=$((region + 16)) ||
+            tb_fail "cannot write $target ($(df /mnt/store | tail -1))"
         sync
         ;;
     file)
