@@ -19,8 +19,8 @@ is "$T_DIR/f1.st" errors 0 || t_fail "f1 errors: $(cat "$T_DIR/f1.st")"
 is "$T_DIR/f1.st" done 20000 || t_fail "f1 done: $(cat "$T_DIR/f1.st")"
 wait_for released "$F1" || t_fail "f1 not released"
 x_exited "$F1" f1 || t_fail "f1 did not exit cleanly"
-st=$(be_state "$F1" 1)
-[ "$st" = 2 ] || [ "$st" = 6 ] || t_fail "backend after frontend close: $st"
+wait_for be_state_in "$F1" 1 2 6 ||
+    t_fail "backend after frontend close: $(be_state "$F1" 1)"
 xt del testif "$DRV" "$F1" 1 || t_fail "detach f1"
 grep -q "testif/$F1/1: Connected -> Closing" "$T_DIR/drvdomd.log" ||
     t_fail "log lines do not name the device"
@@ -67,8 +67,7 @@ W5=$(worker_pid "$F5" 1)
 hv destroy "$F5" || t_fail "destroy f5"
 wait_for released "$F5" || t_fail "f5 not released: $(hv info "$F5")"
 wait_for dead "$W5" || t_fail "f5 worker $W5 still running"
-st=$(be_state "$F5" 1)
-[ "$st" = 6 ] || t_fail "f5 backend not Closed: $st"
+wait_for be_state_in "$F5" 1 6 || t_fail "f5 backend not Closed: $(be_state "$F5" 1)"
 xt del testif "$DRV" "$F5" 1 || t_fail "detach f5"
 
 # 5. A frontend flipping its state 100k times: drvdomd's memory stays put.

@@ -16,6 +16,14 @@ alive() { kill -0 "$1" 2>/dev/null; }
 be_path() { echo "/local/domain/$DRV/backend/testif/$1/$2"; }
 fe_path() { echo "/local/domain/$1/device/testif/$2"; }
 be_state() { xt read "$(be_path "$1" "$2")/state" 2>/dev/null; }
+# be_state_in FE DEVID STATE...: the backend's state is one of STATE (it
+# moves on by itself: Closing passes on to Closed, then InitWait).
+be_state_in() {
+    s_=$(be_state "$1" "$2")
+    shift 2
+    for w_ in "$@"; do [ "$s_" = "$w_" ] && return 0; done
+    return 1
+}
 # worker_pid FE DEVID: from drvdomd's run file.
 worker_pid() { key "$DRUN/testif-$1-$2" pid; }
 drvdomd_pid() { cat "$T_DIR/drvdomd.pid" 2>/dev/null; }
