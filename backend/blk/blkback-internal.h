@@ -325,6 +325,8 @@ unsigned blkback_pgrant_purge(struct blkback_pgrant_cache *c, uint64_t now,
  */
 #define BLKBACK_POLL_US     50u
 #define BLKBACK_POLL_US_XEN 1000u
+/* A busy-poll reads the clock once in this many looks at the ring. */
+#define BLKBACK_SPIN_STRIDE 8u
 /* Busy-poll only after this many pushes in a row notified the frontend. */
 #define BLKBACK_SPIN_AFTER 4u
 /* Smallest busy-poll window the adaptive one grows from again. */
@@ -453,6 +455,7 @@ struct blkback_queue {
     struct blkback_queue_stats st;     /* counters */
     unsigned peer_sleeps;    /* last pushes that notified, in a row (capped) */
     uint64_t spin_ns;        /* busy-poll window now (adaptive, <= poll_us) */
+    unsigned spins;          /* busy-poll looks, to time one in a stride */
     unsigned sleeps;         /* sleeps while the window was shut */
     struct blkback_copy *cp; /* copy mode's state (copy.c), else NULL */
 };
