@@ -471,6 +471,11 @@ void blkback_queue_drain(struct blkback_queue *q);
 void blkback_queue_complete(struct blkback_pending *p, int16_t status);
 void blkback_queue_refuse(struct blkback_queue *q, struct blkback_pending *p,
                           int16_t status, const char *why);
+/* For copy.c too: a persistent grant's page, and its release. */
+void *blkback_queue_pg_get(struct blkback_queue *q, grant_ref_t gref,
+                           uint8_t *kind);
+void blkback_queue_pg_put(struct blkback_queue *q, grant_ref_t gref, void *addr,
+                          uint8_t kind);
 
 /* ------------------------------------------------------------------ copy.c */
 

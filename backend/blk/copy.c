@@ -274,35 +274,6 @@ static void blkback_copy_add(struct blkback_queue *q, uint32_t *nb,
 }
 
 /*
- * The mapping of persistent grant gref, in use until put back: from the
- * cache, or mapped now (writable, as Linux does) and cached while the
- * cache has room. NULL: not cached and not cacheable now (full, or the
- * map refused), so the caller grant-copies that segment instead.
- */
-static void *blkback_copy_pg_get(struct blkback_queue *q, grant_ref_t gref)
-{
-    struct blkback_pgrant_cache *c = &q->pg;
-    void *addr = blkback_pgrant_get(c, gref);
-
-    if (addr != NULL) {
-        q->st.pg_hits++;
-        return addr;
-    }
-    if (c->count >= c->max) {
-        c->overflow = true; /* the next purge makes room */
-        return NULL;
-    }
-    q->st.map_calls++;
-    if (plat_gnttab_map(q->gt, q->dev->fe, 1, &gref, true, &addr) < 0)
-        return NULL;
-    if (blkback_pgrant_add(c, gref, addr) < 0) {
-        plat_gnttab_unmap(q->gt, addr, 1);
-        return NULL;
-    }
-    return addr;
-}
-
-/*
  * Move segment s through its grant's persistent mapping; false when the
  * grant has none (s is then left for the grant copy).
  */
@@ -311,19 +282,28 @@ static bool blkback_copy_pg_move(struct blkback_queue *q,
 {
     bool to_guest = (s->flags & GNTCOPY_dest_gref) != 0;
     const union plat_gntcopy_ptr *g = to_guest ? &s->dest : &s->source;
-    uint8_t *page;
+    uint8_t *page, kind;
 
     /* Segments are validated to stay in their page; never trust that here. */
     if ((uint32_t)g->foreign.offset + s->len > BLKBACK_PAGE_SIZE)
         return false;
-    page = blkback_copy_pg_get(q, g->foreign.ref);
+    /* Cached, or mapped and cached now; not a map for one use when the
+     * cache is full (the next purge makes room). */
+    kind = BLKBACK_PG_PERSIST;
+    page = blkback_pgrant_get(&q->pg, g->foreign.ref);
+    if (page != NULL)
+        q->st.pg_hits++;
+    else if (q->pg.count < q->pg.max)
+        page = blkback_queue_pg_get(q, g->foreign.ref, &kind);
+    else
+        q->pg.overflow = true;
     if (page == NULL)
-        return false;
+        return false; /* full, or not mappable writable: grant copy */
     if (to_guest)
         memcpy(page + g->foreign.offset, s->source.virt, s->len);
     else
         memcpy(s->dest.virt, page + g->foreign.offset, s->len);
-    blkback_pgrant_put(&q->pg, g->foreign.ref, q->now_ms);
+    blkback_queue_pg_put(q, g->foreign.ref, page, kind);
     s->status = GNTST_okay;
     return true;
 }

@@ -234,8 +234,8 @@ static int blkback_queue_range_retry(struct blkback_queue *q,
  * Linux does: the frontend reuses the page for reads and writes) and
  * cached; when the cache is full, mapped for this request only.
  */
-static void *blkback_queue_pg_get(struct blkback_queue *q, grant_ref_t gref,
-                                  uint8_t *kind)
+void *blkback_queue_pg_get(struct blkback_queue *q, grant_ref_t gref,
+                           uint8_t *kind)
 {
     void *addr = blkback_pgrant_get(&q->pg, gref);
 
@@ -252,8 +252,8 @@ static void *blkback_queue_pg_get(struct blkback_queue *q, grant_ref_t gref,
     return addr;
 }
 
-static void blkback_queue_pg_put(struct blkback_queue *q, grant_ref_t gref,
-                                 void *addr, uint8_t kind)
+void blkback_queue_pg_put(struct blkback_queue *q, grant_ref_t gref, void *addr,
+                          uint8_t kind)
 {
     if (kind == BLKBACK_PG_PERSIST)
         blkback_pgrant_put(&q->pg, gref, q->now_ms);

@@ -20,13 +20,13 @@
  * DRVDOM_BLKBACK_POLL_US, else 50 on the sim platform and 1000 on Xen; 0: off)
  * before it sleeps.
  * --data (else the environment's DRVDOM_BLKBACK_DATA, which drvdomd's workers
- * inherit) says how data moves: copy (the default on Xen) grant-copies it
- * through the queue's own buffers (copy.c), by the CPU through persistent
- * grants when the frontend uses them; map (the default on the sim platform)
- * maps the guest's pages and does the I/O on them (queue.c). Exit status: 0 on
- * a signal, 3 when the frontend's keys, refs, ports or ring are unusable (or it
- * broke a ring later), 1 for anything else (the backing store, the toolstack's
- * keys), 2 for usage.
+ * inherit) says how data moves: copy (the default on Xen) moves it through
+ * the queue's own buffers (copy.c), by the CPU through persistent grants when
+ * the frontend uses them, else by grant copy; map (the default on the sim
+ * platform) maps the guest's pages and does the I/O on them (queue.c). Exit
+ * status: 0 on a signal, 3 when the frontend's keys, refs, ports or ring are
+ * unusable (or it broke a ring later), 1 for anything else (the backing store,
+ * the toolstack's keys), 2 for usage.
  */
 #include "config.h"
 

@@ -64,9 +64,9 @@ void blkback_xs_print_features(FILE *out)
             "max-ring-page-order %u\n"
             "multi-queue-max-queues %u\n"
             "feature-max-indirect-segments %u\n"
-            "feature-persistent %d\n",
+            "feature-persistent 1\n",
             RINGBUF_MAX_ORDER, blkback_xs_max_queues(),
-            BLKBACK_MAX_INDIRECT_SEGS, 1);
+            BLKBACK_MAX_INDIRECT_SEGS);
 }
 
 /*
