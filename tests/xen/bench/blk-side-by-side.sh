@@ -24,7 +24,10 @@
 # drvdom-blkback with DRVDOM_BLKBACK_POLL_US=N, drvdom-alt runs the worker
 # program TB_BENCH_ALT (say, another build passed in with XT_PROGS) for an
 # A/B of two builds in one run; TB_BENCH_POLL_US sets
-# DRVDOM_BLKBACK_POLL_US for every drvdom backend.
+# DRVDOM_BLKBACK_POLL_US for every drvdom backend; TB_BENCH_PERF names
+# backends that get one more round, profiled in dom0 (perf, passed in with
+# XT_HOST_PROGS), whose figures stay out of the tables. A second table gives the guest's vCPU time in each
+# phase: busy, waiting for the backend, or stolen.
 . /share/scenarios/lib.sh
 mib=${TB_BENCH_MIB:-32}
 region=${TB_BENCH_REGION:-32}
@@ -46,6 +49,41 @@ while [ $i -lt "$reps" ]; do
     runs="$runs $backends"
     i=$((i + 1))
 done
+
+for b in $backends ${TB_BENCH_PERF:-}; do
+    case $b in
+    linux-blkback | qemu-qdisk | drvdom-blkback | drvdom-map | drvdom-alt) ;;
+    drvdom-poll*[!0-9]* | drvdom-poll) tb_fail "$b: drvdom-poll<N>, N in µs" ;;
+    drvdom-poll*) ;;
+    *) tb_fail "no backend $b: linux-blkback, qemu-qdisk, drvdom-blkback, drvdom-map, drvdom-poll<N> or drvdom-alt" ;;
+    esac
+done
+if [ -n "${TB_BENCH_PERF:-}" ] && ! command -v perf >/dev/null; then
+    tb_fail "TB_BENCH_PERF needs perf in dom0: pass the host's with XT_HOST_PROGS=/usr/bin/perf (Debian package linux-perf)"
+fi
+
+# bench_perf_start BACKEND: profile all of dom0 (perf record -a -g) from
+# now to bench_perf_stop into the results: perf-BACKEND.data, and dom0's
+# kallsyms to read it with.
+perf_pid=""
+bench_perf_start() {
+    cp /proc/kallsyms /share/results/kallsyms
+    perf record -a -g -e cpu-clock -o "/tmp/perf-$1.data" >/tmp/perf.log 2>&1 &
+    perf_pid=$!
+    perf_name=$1
+    tb_log "perf recording dom0 for $1 (pid $perf_pid)"
+}
+
+# bench_perf_stop: end the recording bench_perf_start began, if any.
+bench_perf_stop() {
+    [ -n "$perf_pid" ] || return 0
+    kill -INT "$perf_pid"
+    wait "$perf_pid"
+    cp "/tmp/perf-$perf_name.data" /share/results/ ||
+        tb_fail "perf recorded nothing: $(tail -3 /tmp/perf.log)"
+    rm -f "/tmp/perf-$perf_name.data"
+    perf_pid=""
+}
 
 # bench_ram MIB: a RAM block device of MIB MiB, /dev/ram0.
 bench_ram() {
@@ -97,8 +135,11 @@ bench_store_drop() {
     esac
 }
 
-tb_log "store: $store; sizes: $specs"
-for b in $runs; do
+# bench_round BACKEND [profile]: one guest run against BACKEND; its
+# figures go to the tables, or, profiled (perf slows dom0 down), only to
+# the log.
+bench_round() {
+    b=$1
     bench_store
     case $b in
     linux-blkback) spec="format=raw,vdev=xvda,access=rw," ;;
@@ -123,9 +164,16 @@ for b in $runs; do
         ;;
     esac
     tb_ramdisk /tmp/bench.cpio bench TB_MIB="$mib" TB_REGION="$region" "TB_BS='$specs'"
+    [ -n "${2:-}" ] && bench_perf_start "$b"
     tb_guest bench /tmp/bench.cpio "${spec}target=$target"
     tb_wait bench 240
-    sed -n "s/^TB-BENCH: /$b /p" "$(tb_console bench)" | tr -d '\r' | tee -a /tmp/bench.results
+    if [ -n "${2:-}" ]; then
+        bench_perf_stop
+        sed -n "s/^TB-BENCH: /$b (profiled) /p" "$(tb_console bench)" | tr -d '\r'
+    else
+        sed -n "s/^TB-BENCH: /$b /p" "$(tb_console bench)" | tr -d '\r' | tee -a /tmp/bench.results
+        sed -n "s/^TB-CPU: /$b /p" "$(tb_console bench)" | tr -d '\r' >>/tmp/bench.cpu
+    fi
     : >"$(tb_console bench)"
     if [ "${b%-*}" = drvdom ]; then
         mode="data copied via own buffers"
@@ -139,6 +187,14 @@ for b in $runs; do
     # The guest is gone (tb_wait): nothing holds the store any more.
     bench_store_drop
     rm -f /tmp/bench.cpio
+}
+
+tb_log "store: $store; sizes: $specs"
+for b in $runs; do
+    bench_round "$b"
+done
+for b in ${TB_BENCH_PERF:-}; do
+    bench_round "$b" profile
 done
 
 echo
@@ -196,4 +252,51 @@ END {
                 ratio("drvdom-map", "linux-blkback", sz[j], c)
         }
 }' /tmp/bench.results
+
+echo
+echo "The guest's vCPU in each phase, % of the phase: busy (user + system) /"
+echo "waiting (idle, iowait: for the backend) / steal (runnable, not run);"
+echo "medians"
+echo
+awk -v cols="$cols" -v sizes="$sizes" '
+function med(k, n, i, j, t, a) {
+    n = cnt[k]
+    for (i = 1; i <= n; i++)
+        a[i] = val[k, i] + 0
+    for (i = 2; i <= n; i++)
+        for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+            t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+        }
+    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+}
+function add(k, v) { val[k, ++cnt[k]] = v }
+{
+    t = $4 + $5 + $6 + $7 + $8
+    if (t <= 0)
+        next
+    k = $1 SUBSEP $2 SUBSEP $3
+    add(k SUBSEP "busy", 100 * ($4 + $5) / t)
+    add(k SUBSEP "wait", 100 * ($6 + $8) / t)
+    add(k SUBSEP "steal", 100 * $7 / t)
+}
+END {
+    nb = split(cols, bk, " "); ns = split(sizes, sz, " ")
+    printf "| block size | op |"
+    for (i = 1; i <= nb; i++) printf " %s |", bk[i]
+    printf "\n|---|---|"
+    for (i = 1; i <= nb; i++) printf "---:|"
+    printf "\n"
+    for (j = 1; j <= ns; j++)
+        for (c = 1; c <= 2; c++) {
+            op = c == 1 ? "write" : "read"
+            printf "| %s | %s |", sz[j], op
+            for (i = 1; i <= nb; i++) {
+                k = bk[i] SUBSEP sz[j] SUBSEP op
+                if (!cnt[k SUBSEP "busy"]) { printf " - |"; continue }
+                printf " %.0f / %.0f / %.0f |", med(k SUBSEP "busy"),
+                    med(k SUBSEP "wait"), med(k SUBSEP "steal")
+            }
+            printf "\n"
+        }
+}' /tmp/bench.cpu
 echo PASS
