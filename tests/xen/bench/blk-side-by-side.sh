@@ -206,7 +206,9 @@ echo
 # One column per backend, in the order of their first run; ratios of the
 # medians ("-" where a side is missing).
 cols=$(echo "$backends" | tr ' ' '\n' | awk 'NF && !seen[$0]++' | tr '\n' ' ')
-awk -v cols="$cols" -v sizes="$sizes" '
+# med(K): the median of val[K, 1..cnt[K]] (-1 if none), its min and max
+# in lo[K] and hi[K]; for both tables.
+bench_med='
 function med(k, n, i, j, t, a) {
     n = cnt[k]
     if (!n)
@@ -220,6 +222,8 @@ function med(k, n, i, j, t, a) {
     lo[k] = a[1]; hi[k] = a[n]
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
 }
+'
+awk -v cols="$cols" -v sizes="$sizes" "$bench_med"'
 function cell(b, s, c, m, k) {
     k = b SUBSEP s SUBSEP c
     m = med(k)
@@ -258,17 +262,7 @@ echo "The guest's vCPU in each phase, % of the phase: busy (user + system) /"
 echo "waiting (idle, iowait: for the backend) / steal (runnable, not run);"
 echo "medians"
 echo
-awk -v cols="$cols" -v sizes="$sizes" '
-function med(k, n, i, j, t, a) {
-    n = cnt[k]
-    for (i = 1; i <= n; i++)
-        a[i] = val[k, i] + 0
-    for (i = 2; i <= n; i++)
-        for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
-            t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-        }
-    return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-}
+awk -v cols="$cols" -v sizes="$sizes" "$bench_med"'
 function add(k, v) { val[k, ++cnt[k]] = v }
 {
     t = $4 + $5 + $6 + $7 + $8
