@@ -779,6 +779,13 @@ static int blkback_io_enable(struct blkback_io *io)
     return 0;
 }
 
+/* The kernel took n of the SQEs prepared (never count below zero). */
+static void blkback_io_submitted(struct blkback_io *io, int n)
+{
+    io->unsubmitted -=
+        (unsigned)n < io->unsubmitted ? (unsigned)n : io->unsubmitted;
+}
+
 /*
  * Submit everything queued since the last call: one io_uring_enter per
  * ring pass. Returns 0 or -errno.
@@ -800,8 +807,7 @@ int blkback_io_submit(struct blkback_io *io)
             continue;
         if (ret < 0)
             return ret;
-        io->unsubmitted -=
-            (unsigned)ret < io->unsubmitted ? (unsigned)ret : io->unsubmitted;
+        blkback_io_submitted(io, ret);
     }
     return 0;
 }
@@ -963,7 +969,6 @@ int blkback_io_reap(struct blkback_io *io, struct blkback_io_done *done,
  */
 int blkback_io_wait(struct blkback_io *io)
 {
-    unsigned ret_u;
     int ret = blkback_io_enable(io);
 
     if (ret < 0)
@@ -974,7 +979,6 @@ int blkback_io_wait(struct blkback_io *io)
         return 0;
     if (ret < 0)
         return ret;
-    ret_u = (unsigned)ret;
-    io->unsubmitted -= ret_u < io->unsubmitted ? ret_u : io->unsubmitted;
+    blkback_io_submitted(io, ret);
     return 0;
 }
