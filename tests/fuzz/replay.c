@@ -11,11 +11,13 @@
  * bytes), or from random bytes when no file was given. A target aborts on
  * a broken rule, so a failure is an abort with the sanitizer's report; the
  * input that did it is then written to replay-crash, to be run again as a
- * FILE. Prints what it ran.
+ * FILE. With --quiet the target's own stderr goes to replay-stderr. Prints
+ * what it ran.
  */
 #include "config.h"
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -113,6 +115,8 @@ static int replay_load_arg(const char *path)
 /* The input running now, for the crash handler. */
 static const uint8_t *volatile replay_cur;
 static volatile size_t replay_cur_len;
+/* Where our own messages go (stderr, or its copy with --quiet). */
+static int replay_err = 2;
 
 /*
  * A target that aborts (a broken rule, or a sanitizer's report with
@@ -134,7 +138,7 @@ static void replay_crashed(int sig)
     }
     if (fd >= 0)
         close(fd);
-    (void)!write(2, "replay: the input is in replay-crash\n", 37);
+    (void)!write(replay_err, "replay: the input is in replay-crash\n", 37);
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -195,13 +199,32 @@ static size_t replay_mutate(uint8_t *buf, size_t len, size_t max)
 static void replay_usage(void)
 {
     fputs("usage: <target>_replay [--runs N] [--seed S] [--max-len L] "
-          "[FILE|DIR]...\n",
+          "[--quiet] [FILE|DIR]...\n",
           stderr);
+}
+
+/*
+ * --quiet: what the target writes to stderr (a library's log line for each
+ * peer that broke the protocol, a sanitizer's report) goes to the file
+ * replay-stderr instead.
+ */
+static int replay_quiet(void)
+{
+    int fd = open("replay-stderr", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+    replay_err = dup(2);
+    if (fd < 0 || replay_err < 0 || dup2(fd, 2) < 0) {
+        fprintf(stderr, "replay: replay-stderr: %s\n", strerror(errno));
+        return -1;
+    }
+    close(fd);
+    return 0;
 }
 
 int main(int argc, char **argv)
 {
     unsigned long runs = 0, seed = 1, max_len = 4096, r, k;
+    bool quiet = false;
     uint8_t *buf;
     size_t len;
     int i;
@@ -213,6 +236,8 @@ int main(int argc, char **argv)
             seed = strtoul(argv[++i], NULL, 10);
         else if (i + 1 < argc && strcmp(argv[i], "--max-len") == 0)
             max_len = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--quiet") == 0)
+            quiet = true;
         else if (argv[i][0] == '-') {
             replay_usage();
             return 2;
@@ -223,6 +248,8 @@ int main(int argc, char **argv)
         replay_usage();
         return 2;
     }
+    if (quiet && replay_quiet() < 0)
+        return 2;
     signal(SIGABRT, replay_crashed);
     replay_state = seed * 0x9e3779b97f4a7c15ull + 1;
     buf = malloc(max_len);
