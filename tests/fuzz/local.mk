@@ -5,7 +5,7 @@
 # protocol (xss). `make check` builds each with a small
 # driver of its own (replay.c: the seeds, then deterministic mutations of
 # them, under the build's sanitizers); `make fuzz` fuzzes each with clang's
-# libFuzzer for FUZZ_SECONDS (tests/fuzz/run, docs/testing.md).
+# libFuzzer for FUZZ_SECONDS (tests/fuzz/run, docs/fuzzing.md).
 FUZZ_TARGETS = blkback_ring blkfront ringbuf xss
 FUZZ_SECONDS = 60
 
