@@ -770,6 +770,12 @@ static int blkback_queue_connect(struct blkback_queue *q, unsigned index,
     if (adopt && q->dev->journal != NULL)
         fprintf(stderr, "%s: %d request(s) taken before the restart\n", q->name,
                 ret);
+    /* The dead worker may have published responses and been killed before
+     * it notified: the frontend would wait for that event for ever. One
+     * event now (a spurious one is harmless: the frontend checks its
+     * ring). */
+    if (adopt)
+        plat_evtchn_notify(q->ec, q->port);
     q->peer_fault = false;
     return 0;
 }

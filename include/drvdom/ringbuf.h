@@ -138,7 +138,10 @@ int ringbuf_back_init(struct ringbuf_back *r, void *sring, unsigned int order,
 /*
  * Back end adopting a ring already in use (a restarted backend): resumes at
  * req_cons = rsp_prod_pvt = sring->rsp_prod (BACK_RING_ATTACH). 0, -EINVAL,
- * or -EPROTO when the shared indexes are already inconsistent.
+ * or -EPROTO when the shared indexes are already inconsistent. The caller
+ * then notifies the peer once: the previous back end may have published
+ * responses and died before it notified, and a frontend waiting for that
+ * event would wait for ever.
  */
 int ringbuf_back_attach(struct ringbuf_back *r, void *sring, unsigned int order,
                         size_t req_size, size_t rsp_size);

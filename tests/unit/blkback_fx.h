@@ -27,13 +27,14 @@ struct fake_gnt {
     uint32_t frame; /* page of guest RAM */
 };
 
-extern uint8_t *guest;            /* guest RAM, as the frontend sees it */
-extern struct fake_gnt gnt[NGNT]; /* the guest's grant table */
-extern long live_pages;           /* pages mapped now */
-extern unsigned long map_calls;   /* plat_gnttab_map calls */
-extern unsigned long copy_calls;  /* plat_gnttab_copy calls */
-extern unsigned long copy_segs;   /* segments given to them */
-extern int disk_fd;               /* the disk file */
+extern uint8_t *guest;             /* guest RAM, as the frontend sees it */
+extern struct fake_gnt gnt[NGNT];  /* the guest's grant table */
+extern long live_pages;            /* pages mapped now */
+extern unsigned long map_calls;    /* plat_gnttab_map calls */
+extern unsigned long copy_calls;   /* plat_gnttab_copy calls */
+extern unsigned long copy_segs;    /* segments given to them */
+extern unsigned long evt_notifies; /* plat_evtchn_notify calls */
+extern int disk_fd;                /* the disk file */
 
 /* One device with nq queues on a fresh disk, each ring of this order. */
 struct fixture {

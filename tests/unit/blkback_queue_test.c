@@ -324,6 +324,33 @@ static void test_adopt(void)
 }
 
 /*
+ * The dead worker published its responses and was killed before it
+ * notified: the successor notifies the frontend once, or a frontend that
+ * waits for that event (Linux blkfront) would wait for ever.
+ */
+static void test_adopt_notifies(void)
+{
+    blkif_response_t rsp[2];
+    blkif_request_t r;
+    unsigned long before;
+    unsigned i;
+
+    CU_ASSERT_FATAL(fx_open(1, 0, false, 0, false) == 0);
+    fill(DATA, 2, 29);
+    for (i = 0; i < 2; i++) {
+        r = rw_req(BLKIF_OP_WRITE, 50 + i, i * 8, DATA + i, 1, true);
+        fx_put(0, &r);
+    }
+    before = evt_notifies;
+    fx_restart(2, 2); /* both answered and published, no event sent */
+    CU_ASSERT_EQUAL(evt_notifies, before + 1);
+    CU_ASSERT_EQUAL(ringbuf_front_take(&fx.fr[0], rsp, 2), 2);
+    CU_ASSERT_EQUAL(blkback_queue_pass(&fx.q[0], false), 0);
+    CU_ASSERT_EQUAL(fx.q[0].st.requests, 0); /* nothing answered twice */
+    fx_close();
+}
+
+/*
  * The dead worker took four requests, published two responses and put a
  * third without publishing it, then was killed: the third's ring slot holds
  * a response, and the fourth's is scribbled on as well. The successor gets
@@ -448,6 +475,7 @@ int main(void)
         {"broken ring", test_broken_ring},
         {"adopt a ring in use", test_adopt},
         {"adopt: slots overwritten, journal", test_adopt_journal},
+        {"adopt: the frontend is notified once", test_adopt_notifies},
         {"four queues on four threads", test_four_queues},
     };
     return fx_main("blkback_queue", tests, ARRAY_SIZE(tests));
