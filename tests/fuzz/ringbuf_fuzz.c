@@ -34,7 +34,8 @@ struct fz {
     struct ringbuf_back b;
     struct ringbuf_front f;
     struct ringbuf_ids ids;
-    uint8_t buf[FZ_MAX * FZ_REQ];
+    bool pending[FZ_PAGE / FZ_REQ]; /* our own record of the ids given out */
+    uint8_t buf[FZ_MAX * FZ_REQ] __attribute__((aligned(8))); /* copies */
 };
 
 static void fz_check(bool ok)
@@ -110,9 +111,13 @@ static void fz_front_put(struct fz *z, unsigned k)
         id = ringbuf_ids_get(&z->ids);
         if (id < 0)
             break;
+        /* a free id, in range */
+        fz_check((unsigned)id < z->f.nr_ents && !z->pending[id]);
+        z->pending[id] = true;
         req.id = (uint64_t)id;
         if (ringbuf_front_put(&z->f, &req) != 0) {
             fz_check(ringbuf_ids_put(&z->ids, (uint64_t)id) == 0);
+            z->pending[id] = false;
             break;
         }
     }
@@ -125,6 +130,8 @@ static void fz_front_take(struct fz *z, unsigned max)
     uint32_t before = z->f.rsp_cons;
     bool broken = z->f.broken;
     int n = ringbuf_front_take(&z->f, rsps, max);
+    uint64_t id;
+    bool pend;
     int i;
 
     if (broken)
@@ -135,8 +142,14 @@ static void fz_front_take(struct fz *z, unsigned max)
     fz_check(z->f.rsp_cons - before == (uint32_t)n);
     /* no more responses than requests published */
     fz_check(z->f.req_pushed - z->f.rsp_cons <= z->f.nr_ents);
-    for (i = 0; i < n; i++)
-        ringbuf_ids_put(&z->ids, rsps[i].id); /* hostile ids: checked */
+    /* hostile ids: accepted exactly when pending, then no longer */
+    for (i = 0; i < n; i++) {
+        id = rsps[i].id;
+        pend = id < z->f.nr_ents && z->pending[id];
+        fz_check((ringbuf_ids_put(&z->ids, id) == 0) == pend);
+        if (pend)
+            z->pending[id] = false;
+    }
 }
 
 /* One record. */

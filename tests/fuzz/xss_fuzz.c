@@ -1,11 +1,12 @@
 /*
  * xss_fuzz.c - libFuzzer target: hostile clients of the sim platform's
  * xenstore server (tools/simhv/xenstored). Each input is a script of wire
- * messages sent by three clients (dom0, and guests 5 and 6, 6 being 5's
- * target domain) to one fresh server on a private event loop; replies and
- * watch events are read and dropped. What is checked is that no message
- * sequence makes the server misbehave in memory (ASan, UBSan) or leak;
- * a client the server drops for breaking the protocol is reconnected.
+ * messages sent by three clients (dom0, and guests 5 and 6, which a script
+ * may relate with SET_TARGET) to one fresh server on a private event loop;
+ * replies and watch events are read and dropped. What is checked is that
+ * no message sequence makes the server misbehave in memory (ASan, UBSan)
+ * or leak; a client the server drops for breaking the protocol is
+ * reconnected.
  *
  * Script record: [client:1][type:1][tx:1][len:2 LE][body:len]
  *   client % 3 picks the client; type is used as is (unknown types too);
